@@ -1,0 +1,49 @@
+# pamgate: `make run` starts the gateway on SQLite with demo keys; `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+export PAMGATE_PARTNERS_FILE ?= config/demo_partners.toml
+
+.PHONY: run test lint install migrate demo serve clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/pamgate migrate
+
+demo: migrate
+	$(BIN)/pamgate demo
+
+run: demo
+	$(BIN)/pamgate serve --bind 127.0.0.1:8000
+
+lint: install
+	$(BIN)/ruff check .
+
+# pytest on SQLite, then again on PostgreSQL when it answers (or PAMGATE_TEST_DATABASE_URL is set).
+test: lint
+	PAMGATE_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -p no:cacheprovider
+	@if [ -n "$$PAMGATE_TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL run: $$PAMGATE_TEST_DATABASE_URL"; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider; \
+	elif $(BIN)/python -c "import psycopg2; psycopg2.connect('$(PG_URL)', connect_timeout=2).close()" 2>/dev/null; then \
+		echo "== PostgreSQL run: $(PG_URL)"; \
+		PAMGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q -p no:cacheprovider; \
+	else \
+		echo "== PostgreSQL run SKIPPED: no server at $(PG_URL) and PAMGATE_TEST_DATABASE_URL unset"; \
+	fi
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) pamgate.db pamgate.db-wal pamgate.db-shm .pytest_cache .ruff_cache

@@ -1,0 +1,165 @@
+"""Typed settings read once from the environment.
+
+`load_config(environ)` is the only function in pamgate that looks at environment variables;
+everything else receives a `Config`. A bad value raises `ConfigError` with one line that
+names the variable, so start-up fails readably instead of with a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from config.partners import load_partners
+from signing.keys import Partner
+
+# Development-only defaults: `make run` works out of the box, production refuses them.
+DEMO_JWT_SECRET = "pamgate-demo-jwt-secret-not-for-production"  # noqa: S105
+DEMO_SIGNING_KEY = "whsk_cGFtZ2F0ZS1kZW1vLWVkMjU1MTktc2VlZC1wdWJsaWM="
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str = "development"
+    database_url: str = "sqlite:///pamgate.db"
+    db_pool_size: int = 10
+    jwt_secret: str = DEMO_JWT_SECRET
+    jwt_ttl_s: int = 900
+    timezone: str = "America/Costa_Rica"
+    reserve_ttl_s: int = 1800
+    max_body_bytes: int = 64 * 1024
+    partners: tuple[Partner, ...] = ()
+    # pamgate's own Ed25519 keys: (kid, whsk_…, active); the first active one signs.
+    signing_keys: tuple[tuple[str, str, bool], ...] = (("demo", DEMO_SIGNING_KEY, True),)
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    timeout_s: int = 30
+    graceful_timeout_s: int = 30
+    log_level: str = "INFO"
+    log_format: str = "auto"  # json | console | auto (console on a TTY)
+    payout_approval_threshold: int | None = None
+    idempotency_retention_days: int = 120
+    metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: aggregate gunicorn workers
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: object) -> Config:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _signing_keys(raw: str) -> tuple[tuple[str, str, bool], ...]:
+    """`PAMGATE_SIGNING_KEY` is one `whsk_…` or a comma list of `kid:whsk_…[:inactive]`."""
+    keys: list[tuple[str, str, bool]] = []
+    for index, item in enumerate(part.strip() for part in raw.split(",") if part.strip()):
+        parts = item.split(":")
+        if len(parts) == 1:
+            kid, secret, active = f"k{index + 1}", parts[0], True
+        elif len(parts) in (2, 3):
+            kid, secret = parts[0], parts[1]
+            active = len(parts) == 2 or parts[2] != "inactive"
+        else:
+            raise ConfigError("PAMGATE_SIGNING_KEY must be whsk_… or kid:whsk_…[:inactive], …")
+        if not secret.startswith("whsk_"):
+            raise ConfigError(f"PAMGATE_SIGNING_KEY key {kid!r} must start with whsk_")
+        keys.append((kid, secret, active))
+    if not any(active for _, _, active in keys):
+        raise ConfigError("PAMGATE_SIGNING_KEY has no active key")
+    return tuple(keys)
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Build the typed configuration from an environment mapping (default `os.environ`)."""
+    if environ is None:
+        environ = os.environ
+    env = environ.get("PAMGATE_ENV", "development")
+    if env not in ("development", "production", "test"):
+        raise ConfigError(f"PAMGATE_ENV must be development, production or test, got {env!r}")
+
+    tz = environ.get("PAMGATE_TIMEZONE", "America/Costa_Rica")
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PAMGATE_TIMEZONE {tz!r} is not a known IANA time zone") from None
+
+    database_url = environ.get("DATABASE_URL", "sqlite:///pamgate.db")
+    if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL must start with sqlite:/// or postgresql://")
+
+    jwt_secret = environ.get("PAMGATE_JWT_SECRET", "")
+    if not jwt_secret:
+        if env == "production":
+            raise ConfigError("PAMGATE_JWT_SECRET is required when PAMGATE_ENV=production")
+        jwt_secret = DEMO_JWT_SECRET
+    elif len(jwt_secret) < 32:
+        raise ConfigError("PAMGATE_JWT_SECRET must be at least 32 characters")
+
+    raw_keys = environ.get("PAMGATE_SIGNING_KEY", "")
+    if raw_keys:
+        signing_keys = _signing_keys(raw_keys)
+    elif env == "production":
+        raise ConfigError("PAMGATE_SIGNING_KEY is required when PAMGATE_ENV=production")
+    else:
+        signing_keys = Config.signing_keys
+
+    partners_file = environ.get("PAMGATE_PARTNERS_FILE", "")
+    partners = load_partners(partners_file) if partners_file else ()
+
+    threshold_raw = environ.get("PAMGATE_PAYOUT_APPROVAL_THRESHOLD", "")
+    threshold = (
+        _int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0, minimum=1)
+        if threshold_raw
+        else None
+    )
+
+    log_format = environ.get("PAMGATE_LOG_FORMAT", "auto")
+    if log_format not in ("auto", "json", "console"):
+        raise ConfigError(f"PAMGATE_LOG_FORMAT must be auto, json or console, got {log_format!r}")
+
+    extra = {k: v for k, v in environ.items() if k.startswith("PAMGATE_SMS_")}
+    return Config(
+        env=env,
+        database_url=database_url,
+        db_pool_size=_int(environ, "PAMGATE_DB_POOL_SIZE", 10, minimum=1),
+        jwt_secret=jwt_secret,
+        jwt_ttl_s=_int(environ, "PAMGATE_JWT_TTL_S", 900, minimum=1),
+        timezone=tz,
+        reserve_ttl_s=_int(environ, "PAMGATE_RESERVE_TTL_S", 1800, minimum=1),
+        max_body_bytes=_int(environ, "PAMGATE_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+        partners=partners,
+        signing_keys=signing_keys,
+        bind=environ.get("PAMGATE_BIND", "127.0.0.1:8000"),
+        workers=_int(environ, "PAMGATE_WORKERS", 2, minimum=1),
+        timeout_s=_int(environ, "PAMGATE_TIMEOUT_S", 30, minimum=1),
+        graceful_timeout_s=_int(environ, "PAMGATE_GRACEFUL_TIMEOUT_S", 30, minimum=1),
+        log_level=environ.get("PAMGATE_LOG_LEVEL", "INFO").upper(),
+        log_format=log_format,
+        payout_approval_threshold=threshold,
+        idempotency_retention_days=_int(
+            environ, "PAMGATE_IDEMPOTENCY_RETENTION_DAYS", 120, minimum=120
+        ),
+        metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        extra=extra,
+    )

@@ -1,0 +1,1 @@
+"""pamgate: the signed money gateway."""

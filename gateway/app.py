@@ -1,0 +1,101 @@
+"""The composition root: `create_app` builds every collaborator and mounts every route.
+
+Nothing connects, reads configuration or builds clients at import time; tests pass their
+own database, clock, keys and HTTP session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import falcon
+import requests
+
+from config.partners import PartnerDirectory
+from config.settings import Config
+from gateway.core.clock import Clock, SystemClock
+from gateway.http import errors
+from gateway.http.auth import Authenticator, TokenService
+from gateway.http.health import Health, MetricsResource, Ready
+from gateway.http.metrics import Metrics
+from gateway.http.middleware import BodyLimit, DatabaseSession, RequestContext
+from gateway.store.database import bind, open_database
+from signing.keys import Keyring
+
+
+@dataclass
+class Services:
+    """What resources are built from; kept on the app as `app.services`."""
+
+    config: Config
+    db: Any
+    clock: Clock
+    keys: Keyring
+    http: requests.Session
+    metrics: Metrics
+    tokens: TokenService
+    auth: Authenticator
+    partners: PartnerDirectory
+
+
+def build_services(
+    config: Config,
+    *,
+    db: Any = None,
+    clock: Clock | None = None,
+    keys: Keyring | None = None,
+    http: requests.Session | None = None,
+    metrics: Metrics | None = None,
+) -> Services:
+    database = bind(db if db is not None else open_database(
+        config.database_url, pool_size=config.db_pool_size))
+    clock = clock or SystemClock()
+    keys = keys or Keyring.from_texts(list(config.signing_keys))
+    tokens = TokenService(config.jwt_secret, clock, ttl_s=config.jwt_ttl_s)
+    return Services(
+        config=config,
+        db=database,
+        clock=clock,
+        keys=keys,
+        http=http or requests.Session(),
+        metrics=metrics or Metrics(config.metrics_dir),
+        tokens=tokens,
+        auth=Authenticator(tokens),
+        partners=PartnerDirectory(config.partners),
+    )
+
+
+class GatewayApp(falcon.App):
+    """falcon's App plus `services`, so tools and tests reach the collaborators it built."""
+
+    services: Services
+
+
+def create_app(
+    config: Config,
+    *,
+    db: Any = None,
+    clock: Clock | None = None,
+    keys: Keyring | None = None,
+    http: requests.Session | None = None,
+) -> GatewayApp:
+    services = build_services(config, db=db, clock=clock, keys=keys, http=http)
+    app = GatewayApp(
+        middleware=[
+            RequestContext(services.metrics),
+            BodyLimit(config.max_body_bytes),
+            DatabaseSession(services.db),
+        ],
+        cors_enable=False,
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    app.resp_options.default_media_type = falcon.MEDIA_JSON
+    errors.install(app)
+
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(services.db))
+    app.add_route("/metrics", MetricsResource(services.metrics))
+
+    app.services = services
+    return app

@@ -1,0 +1,117 @@
+"""The `pamgate` command line: one verb per operator task (SPEC section 11).
+
+Each verb loads the configuration once, opens the database only if it needs it, prints a
+readable result and exits non-zero on failure. A configuration problem is one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from config.settings import Config, ConfigError, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+Handler = Callable[[argparse.Namespace, Config], int]
+
+
+def _database(config: Config):  # type: ignore[no-untyped-def]
+    from gateway.store.database import bind, open_database
+
+    return bind(open_database(config.database_url, pool_size=config.db_pool_size))
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from gateway.store.migrations import LATEST, migrate
+
+    db = _database(config)
+    applied = migrate(db)
+    if applied:
+        for m in applied:
+            print(f"applied migration {m.version}: {m.name}")
+    print(f"schema is current (version {LATEST})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
+        "--chdir", str(PROJECT_ROOT),
+    ]
+    if args.bind:
+        argv += ["--bind", args.bind]
+    if args.workers:
+        argv += ["--workers", str(args.workers)]
+    argv.append("wsgi:app")
+    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn
+    return 0  # pragma: no cover
+
+
+def cmd_token(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core.clock import SystemClock
+    from gateway.core.principal import Principal
+    from gateway.http.auth import TokenService
+
+    principal = Principal(
+        user_id=args.sub,
+        role=args.role,
+        banca_id=args.banca,
+        ventana_id=args.ventana,
+        vendedor_id=args.vendedor,
+        permissions=frozenset(args.permission or ()),
+    )
+    print(TokenService(config.jwt_secret, SystemClock(), ttl_s=args.ttl).mint(principal))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pamgate", description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
+    p.set_defaults(handler=cmd_migrate)
+
+    p = verbs.add_parser("serve", help="run the gateway under gunicorn")
+    p.add_argument("--bind", help="host:port (default PAMGATE_BIND or 127.0.0.1:8000)")
+    p.add_argument("--workers", type=int, help="worker processes (default PAMGATE_WORKERS)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = verbs.add_parser("token", help="mint a back-office access token for scripts")
+    p.add_argument("--role", required=True, choices=("ADMIN", "VENTANA", "VENDEDOR"))
+    p.add_argument("--sub", default="cli", help="user id (the token's sub claim)")
+    p.add_argument("--banca")
+    p.add_argument("--ventana")
+    p.add_argument("--vendedor")
+    p.add_argument("--permission", action="append", help="repeatable, e.g. payments_read")
+    p.add_argument("--ttl", type=int, default=900, help="lifetime in seconds (default 900)")
+    p.set_defaults(handler=cmd_token)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"pamgate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from gateway.logs import configure_logging
+
+    configure_logging(config.log_level, "console" if sys.stderr.isatty() else config.log_format)
+    try:
+        return int(args.handler(args, config))
+    except ConfigError as exc:
+        print(f"pamgate: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The ledger: the only writer of money.
+
+Every movement is a `LedgerTxn` of two or more `Entry` rows (signed minor units: positive
+debits, negative credits) that must sum to zero per currency; `post` is the one function
+that writes them, and the only place where the cached `Account.balance` changes, in the
+same database transaction. Entries are never updated or deleted (the database refuses);
+a correction is `reverse`, a new transaction naming the one it mirrors.
+
+Holds are two-phase reservations on an account (TigerBeetle's pending transfers): they
+reduce `available` (= balance - held), never `balance`, and are posted (fully or partly),
+released or expired. Floors are enforced on `available` under row locks taken in
+ascending account id order, so concurrent requests can never push an account below its
+floor. Callers must already be inside `unit_of_work`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from peewee import IntegrityError
+
+from gateway.core.errors import CoreError, InsufficientFunds, NotFound, Unbalanced
+from gateway.store.database import database, locked
+from gateway.store.models import Account, Entry, Hold, LedgerTxn
+
+DEBIT = "debit"
+CREDIT = "credit"
+
+
+class AlreadyReversedTxn(CoreError):
+    code = "already_reversed"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a movement: `amount` > 0 debits the account, < 0 credits it."""
+
+    account: Account
+    amount: int
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    code: str
+    kind: str
+    currency: str
+    normal_side: str
+    floor: int | None = None
+    owner_type: str | None = None
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+def _natural(account: Account, amount: int) -> int:
+    """Change of the account's balance in its normal direction for a signed entry amount."""
+    return amount if account.normal_side == DEBIT else -amount
+
+
+def _require_transaction() -> None:
+    if not database.in_transaction():
+        raise RuntimeError("ledger writes must run inside unit_of_work()")
+
+
+def ensure_account(spec: AccountSpec, now: dt.datetime) -> Account:
+    """The account with `spec.code`, created on first use (safe under concurrent creation)."""
+    account = Account.get_or_none(Account.code == spec.code)
+    if account is not None:
+        return account
+    try:
+        with database.atomic():
+            return Account.create(
+                code=spec.code, kind=spec.kind, currency=spec.currency,
+                normal_side=spec.normal_side, floor=spec.floor, owner_type=spec.owner_type,
+                owner_id=spec.owner_id, created_at=now,
+            )
+    except IntegrityError:
+        return Account.get(Account.code == spec.code)
+
+
+def _lock(account_ids: Iterable[int]) -> dict[int, Account]:
+    ids = sorted(set(account_ids))
+    rows = locked(Account.select().where(Account.id.in_(ids)).order_by(Account.id))
+    found = {a.id: a for a in rows}
+    if len(found) != len(ids):
+        raise NotFound("account not found")
+    return found
+
+
+def balance_of(account: Account) -> Balance:
+    row = Account.get_by_id(account.id)
+    return Balance(balance=row.balance, held=row.held)
+
+
+def post(
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    now: dt.datetime,
+    reference: str | None = None,
+    reverses: LedgerTxn | None = None,
+    actor: str | None = None,
+    request_id: str | None = None,
+    memo: str | None = None,
+    allow_overdraft: Iterable[int] = (),
+) -> LedgerTxn:
+    """Write one balanced transaction and update the cached balances, or raise.
+
+    `allow_overdraft` names account ids that may go below their floor (only a rollback of a
+    settled win does this; `reconcile` reports the result as player debt).
+    """
+    _require_transaction()
+    legs = [leg for leg in legs if leg.amount != 0]
+    if len(legs) < 2:
+        raise Unbalanced("a transaction needs at least two non-zero entries")
+    accounts = _lock(leg.account.id for leg in legs)
+    per_currency: dict[str, int] = defaultdict(int)
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        account = accounts[leg.account.id]
+        per_currency[account.currency] += leg.amount
+        deltas[account.id] += _natural(account, leg.amount)
+    unbalanced = {cur: total for cur, total in per_currency.items() if total != 0}
+    if unbalanced:
+        raise Unbalanced("entries do not sum to zero per currency", per_currency=unbalanced)
+    exempt = set(allow_overdraft)
+    for account_id, delta in deltas.items():
+        account = accounts[account_id]
+        below = account.floor is not None and account.balance + delta - account.held < account.floor
+        if delta < 0 and below and account_id not in exempt:
+            raise InsufficientFunds(
+                "insufficient funds", account=account.code,
+                available=account.balance - account.held, needed=-delta,
+            )
+    txn = LedgerTxn.create(
+        kind=kind, reference=reference, reverses=reverses, actor=actor,
+        request_id=request_id, memo=memo, created_at=now,
+    )
+    Entry.insert_many(
+        [
+            {"txn": txn.id, "account": leg.account.id, "amount": leg.amount,
+             "currency": accounts[leg.account.id].currency}
+            for leg in legs
+        ]
+    ).execute()
+    for account_id, delta in sorted(deltas.items()):
+        if delta:
+            Account.update(balance=Account.balance + delta).where(
+                Account.id == account_id
+            ).execute()
+    return txn
+
+
+def reverse(
+    original: LedgerTxn,
+    *,
+    now: dt.datetime,
+    kind: str | None = None,
+    actor: str | None = None,
+    request_id: str | None = None,
+    memo: str | None = None,
+    allow_overdraft: Iterable[int] = (),
+) -> LedgerTxn:
+    """Post the mirror of `original` (every entry negated), linked to it; once only."""
+    if LedgerTxn.select().where(LedgerTxn.reverses == original.id).exists():
+        raise AlreadyReversedTxn("transaction already reversed", txn=original.id)
+    legs = [Leg(account=e.account, amount=-e.amount)
+            for e in Entry.select().where(Entry.txn == original.id).order_by(Entry.id)]
+    try:
+        with database.atomic():
+            return post(
+                kind or f"{original.kind}.reversal", legs, now=now, reference=original.reference,
+                reverses=original, actor=actor, request_id=request_id, memo=memo,
+                allow_overdraft=allow_overdraft,
+            )
+    except IntegrityError:
+        raise AlreadyReversedTxn("transaction already reversed", txn=original.id) from None
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+def place_hold(
+    account: Account,
+    amount: int,
+    *,
+    now: dt.datetime,
+    expires_at: dt.datetime | None = None,
+    reference: str | None = None,
+) -> Hold:
+    """Reserve `amount` of the account's available balance, or raise InsufficientFunds."""
+    _require_transaction()
+    if amount <= 0:
+        raise Unbalanced("a hold must be positive")
+    locked_account = _lock([account.id])[account.id]
+    available = locked_account.balance - locked_account.held
+    if locked_account.floor is not None and available - amount < locked_account.floor:
+        raise InsufficientFunds(
+            "insufficient funds", account=locked_account.code, available=available, needed=amount
+        )
+    Account.update(held=Account.held + amount).where(Account.id == account.id).execute()
+    return Hold.create(
+        id=str(uuid.uuid4()), account=account.id, amount=amount, status="open",
+        reference=reference, expires_at=expires_at, created_at=now,
+    )
+
+
+def _close_hold(hold: Hold, status: str, now: dt.datetime) -> Hold:
+    fresh = locked(Hold.select().where(Hold.id == hold.id)).get()
+    if fresh.status != "open":
+        raise CoreError(f"hold is {fresh.status}", hold=hold.id)
+    _lock([fresh.account_id])
+    Account.update(held=Account.held - fresh.amount).where(
+        Account.id == fresh.account_id
+    ).execute()
+    Hold.update(status=status, closed_at=now).where(Hold.id == fresh.id).execute()
+    fresh.status = status
+    fresh.closed_at = now
+    return fresh
+
+
+def release_hold(hold: Hold, *, now: dt.datetime, expired: bool = False) -> Hold:
+    """Give the reserved amount back to `available` (status released or expired)."""
+    _require_transaction()
+    return _close_hold(hold, "expired" if expired else "released", now)
+
+
+def post_hold(
+    hold: Hold,
+    amount: int,
+    counter_legs: Sequence[Leg],
+    *,
+    kind: str,
+    now: dt.datetime,
+    reference: str | None = None,
+    actor: str | None = None,
+    request_id: str | None = None,
+) -> LedgerTxn:
+    """Turn (part of) a hold into a real movement: debit the held account `amount` and credit
+    `counter_legs` (which must sum to -amount). An unposted remainder is released."""
+    _require_transaction()
+    if amount <= 0 or amount > hold.amount:
+        raise Unbalanced("posted amount must be between 1 and the held amount")
+    closed = _close_hold(hold, "posted", now)
+    account = Account.get_by_id(closed.account_id)
+    debit = amount if account.normal_side == CREDIT else -amount
+    txn = post(kind, [Leg(account, debit), *counter_legs], now=now, reference=reference,
+               actor=actor, request_id=request_id)
+    Hold.update(posted_amount=amount, posted_txn=txn.id).where(Hold.id == closed.id).execute()
+    return txn
+
+
+def due_holds(now: dt.datetime, limit: int = 100) -> list[Hold]:
+    """Open holds past their deadline (claimed with SKIP LOCKED on PostgreSQL)."""
+    query = (
+        Hold.select()
+        .where((Hold.status == "open") & (Hold.expires_at <= now))
+        .order_by(Hold.expires_at)
+        .limit(limit)
+    )
+    return list(locked(query, skip_locked=True))

@@ -1,0 +1,46 @@
+"""Currencies and exact conversion between wire amounts and integer minor units.
+
+Inside pamgate money is always an `int` of minor units (cents, satoshi). `Decimal` appears
+only here, at the API edge; floats are refused outright.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+CURRENCIES: dict[str, int] = {"MXN": 2, "CRC": 2, "USD": 2, "EUR": 2, "BTC": 8}
+
+
+class AmountError(ValueError):
+    """A wire amount that is not an exact amount of the currency."""
+
+
+def exponent(currency: str) -> int:
+    try:
+        return CURRENCIES[currency]
+    except KeyError:
+        raise AmountError(f"unknown currency {currency!r}") from None
+
+
+def to_minor(value: Decimal | int | str, currency: str) -> int:
+    """`Decimal('45.50')`, 'EUR' → 4550. Refuses floats, NaN and excess decimals."""
+    if isinstance(value, bool | float):
+        raise AmountError("amount must be an exact number, not a float")
+    try:
+        amount = Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise AmountError(f"not a number: {value!r}") from None
+    if not amount.is_finite():
+        raise AmountError("amount must be finite")
+    scaled = amount.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise AmountError(
+            f"{currency} allows at most {exponent(currency)} decimals, got {amount}"
+        )
+    return int(scaled)
+
+
+def to_units(minor: int, currency: str) -> Decimal:
+    """4550, 'EUR' → Decimal('45.5'); integral amounts come back without decimals."""
+    value = Decimal(minor).scaleb(-exponent(currency))
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()

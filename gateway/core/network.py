@@ -1,0 +1,152 @@
+"""The sales network: bancas own ventanas (sales windows), ventanas own vendedores."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from gateway.core.commands import Context, Done, Outcome, run
+from gateway.core.errors import Forbidden, Invalid, NotFound
+from gateway.core.principal import Principal, Scope
+from gateway.store.models import Banca, Vendedor, Ventana
+
+
+@dataclass(frozen=True)
+class NewBanca:
+    name: str
+
+
+@dataclass(frozen=True)
+class NewVentana:
+    banca_id: str
+    name: str
+    commission_bps: int
+
+
+@dataclass(frozen=True)
+class NewVendedor:
+    ventana_id: str
+    name: str
+    commission_bps: int
+
+
+def banca_view(b: Banca) -> dict[str, object]:
+    return {"id": b.id, "name": b.name}
+
+
+def ventana_view(v: Ventana) -> dict[str, object]:
+    return {"id": v.id, "bancaId": v.banca_id, "name": v.name, "commissionBps": v.commission_bps}
+
+
+def vendedor_view(v: Vendedor) -> dict[str, object]:
+    return {"id": v.id, "ventanaId": v.ventana_id, "bancaId": v.ventana.banca_id,
+            "name": v.name, "commissionBps": v.commission_bps}
+
+
+def _bps(value: int) -> int:
+    if not 0 <= value <= 10000:
+        raise Invalid("commissionBps must be between 0 and 10000", field="commissionBps")
+    return value
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("only ADMIN may change the sales network")
+
+
+def create_banca(ctx: Context, principal: Principal, cmd: NewBanca) -> Outcome:
+    _require_admin(principal)
+
+    def body() -> Done:
+        banca = Banca.create(id=str(uuid.uuid4()), name=cmd.name, created_at=ctx.now)
+        return Done(201, banca_view(banca), target_id=banca.id)
+
+    return run(ctx, "BANCA_CREATE", body, target_type="banca")
+
+
+def create_ventana(ctx: Context, principal: Principal, cmd: NewVentana) -> Outcome:
+    _require_admin(principal)
+    _bps(cmd.commission_bps)
+
+    def body() -> Done:
+        if Banca.get_or_none(Banca.id == cmd.banca_id) is None:
+            raise NotFound("banca not found", field="bancaId")
+        v = Ventana.create(id=str(uuid.uuid4()), banca=cmd.banca_id, name=cmd.name,
+                           commission_bps=cmd.commission_bps, created_at=ctx.now)
+        return Done(201, ventana_view(v), target_id=v.id)
+
+    return run(ctx, "VENTANA_CREATE", body, target_type="ventana")
+
+
+def create_vendedor(ctx: Context, principal: Principal, cmd: NewVendedor) -> Outcome:
+    _require_admin(principal)
+    _bps(cmd.commission_bps)
+
+    def body() -> Done:
+        if Ventana.get_or_none(Ventana.id == cmd.ventana_id) is None:
+            raise NotFound("ventana not found", field="ventanaId")
+        v = Vendedor.create(id=str(uuid.uuid4()), ventana=cmd.ventana_id, name=cmd.name,
+                            commission_bps=cmd.commission_bps, created_at=ctx.now)
+        return Done(201, vendedor_view(v), target_id=v.id)
+
+    return run(ctx, "VENDEDOR_CREATE", body, target_type="vendedor")
+
+
+def scope_of_ventana(ventana_id: str) -> Scope:
+    v = Ventana.get_or_none(Ventana.id == ventana_id)
+    if v is None:
+        raise NotFound("ventana not found")
+    return Scope(banca_id=v.banca_id, ventana_id=v.id)
+
+
+def scope_of_vendedor(vendedor_id: str) -> Scope:
+    v = Vendedor.get_or_none(Vendedor.id == vendedor_id)
+    if v is None:
+        raise NotFound("vendedor not found")
+    return Scope(banca_id=v.ventana.banca_id, ventana_id=v.ventana_id, vendedor_id=v.id)
+
+
+def list_bancas(principal: Principal) -> list[dict[str, object]]:
+    query = Banca.select().order_by(Banca.created_at, Banca.id)
+    if not principal.is_admin:
+        query = query.where(Banca.id == (principal.banca_id or ""))
+    return [banca_view(b) for b in query]
+
+
+def get_banca(principal: Principal, banca_id: str) -> dict[str, object]:
+    b = Banca.get_or_none(Banca.id == banca_id)
+    if b is None:
+        raise NotFound("banca not found")
+    if not principal.is_admin and principal.banca_id != b.id:
+        raise Forbidden("not your banca")
+    return banca_view(b)
+
+
+def list_ventanas(principal: Principal) -> list[dict[str, object]]:
+    query = Ventana.select().order_by(Ventana.created_at, Ventana.id)
+    if not principal.is_admin:
+        query = query.where(Ventana.id == (principal.ventana_id or ""))
+    return [ventana_view(v) for v in query]
+
+
+def get_ventana(principal: Principal, ventana_id: str) -> dict[str, object]:
+    scope = scope_of_ventana(ventana_id)
+    if not principal.may_act_on(scope):
+        raise Forbidden("not your ventana")
+    return ventana_view(Ventana.get_by_id(ventana_id))
+
+
+def list_vendedores(principal: Principal) -> list[dict[str, object]]:
+    query = Vendedor.select().order_by(Vendedor.created_at, Vendedor.id)
+    if principal.role == "VENTANA":
+        query = query.where(Vendedor.ventana == (principal.ventana_id or ""))
+    elif not principal.is_admin:
+        query = query.where(Vendedor.id == (principal.vendedor_id or ""))
+    return [vendedor_view(v) for v in query]
+
+
+def get_vendedor(principal: Principal, vendedor_id: str) -> dict[str, object]:
+    scope = scope_of_vendedor(vendedor_id)
+    if not principal.may_act_on(scope):
+        raise Forbidden("not your vendedor")
+    return vendedor_view(Vendedor.get_by_id(vendedor_id))

@@ -1,0 +1,227 @@
+"""Players and their wallets: creation, tokens for the bet engine's `identify`, blocking,
+and cash deposits and withdrawals across a window's counter (SPEC section 7b).
+
+Results carry money in integer minor units; each adapter converts at its own edge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from gateway.core import accounts, ledger
+from gateway.core.commands import Context, Done, IdemKey, Outcome, run
+from gateway.core.errors import Forbidden, Invalid, NotFound, PlayerBlocked, UnknownPlayer
+from gateway.core.idempotency import fingerprint
+from gateway.core.money import CURRENCIES
+from gateway.core.network import scope_of_ventana
+from gateway.core.principal import VENDEDOR, Principal, Scope
+from gateway.store.database import locked
+from gateway.store.models import Player, PlayerToken, Vendedor, Ventana
+
+TOKEN_TTL = dt.timedelta(hours=24)
+LANGS = ("es", "en")
+
+
+@dataclass(frozen=True)
+class NewPlayer:
+    msisdn: str
+    lang: str
+    currency: str
+    external_id: str | None = None
+    ventana_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CashMovement:
+    player_id: str
+    amount: int  # minor units, > 0
+    method: str
+    idempotency_key: str
+    ventana_id: str | None = None  # ADMIN may name the window; others use their own
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def wallet_view(player: Player, now: dt.datetime) -> dict[str, object]:
+    """The player and wallet; money in minor units (adapters convert at their edge)."""
+    wallet = accounts.player_wallet(player.id, player.currency, now)
+    bal = ledger.balance_of(wallet)
+    cur = player.currency
+    return {
+        "id": player.id,
+        "externalId": player.external_id,
+        "msisdn": player.msisdn,
+        "lang": player.lang,
+        "currency": cur,
+        "blocked": player.blocked,
+        "ventanaId": player.ventana_id,
+        "balance": bal.balance,
+        "available": bal.available,
+        "held": bal.held,
+    }
+
+
+def get_player(player_id: str) -> Player:
+    player = Player.get_or_none(Player.id == player_id)
+    if player is None:
+        raise NotFound("player not found")
+    return player
+
+
+def create_player(ctx: Context, principal: Principal, cmd: NewPlayer) -> Outcome:
+    if not principal.is_admin:
+        raise Forbidden("only ADMIN may create players")
+    if cmd.currency not in CURRENCIES:
+        raise Invalid("unknown currency", field="currency")
+    if cmd.lang not in LANGS:
+        raise Invalid("lang must be es or en", field="lang")
+
+    def body() -> Done:
+        if cmd.external_id and Player.get_or_none(Player.external_id == cmd.external_id):
+            raise Invalid("externalId already exists", field="externalId")
+        if cmd.ventana_id:
+            scope_of_ventana(cmd.ventana_id)
+        player = Player.create(
+            id=str(uuid.uuid4()), external_id=cmd.external_id, msisdn=cmd.msisdn,
+            lang=cmd.lang, currency=cmd.currency, ventana=cmd.ventana_id,
+            created_at=ctx.now, updated_at=ctx.now,
+        )
+        return Done(201, wallet_view(player, ctx.now), target_id=player.id)
+
+    return run(ctx, "PLAYER_CREATE", body, target_type="player")
+
+
+def _player_scope(player: Player) -> Scope:
+    return scope_of_ventana(player.ventana_id) if player.ventana_id else Scope()
+
+
+def issue_token(ctx: Context, principal: Principal, player_id: str,
+                ttl: dt.timedelta = TOKEN_TTL) -> Outcome:
+    """A fresh player token (shown once; only its hash is stored)."""
+    if principal.role not in ("ADMIN", "VENTANA"):
+        raise Forbidden("only ADMIN or VENTANA may issue player tokens")
+    player = get_player(player_id)
+    if not principal.is_admin and not principal.may_act_on(_player_scope(player)):
+        raise Forbidden("player belongs to another window")
+    token = secrets.token_urlsafe(32)
+
+    def body() -> Done:
+        row = PlayerToken.create(
+            id=str(uuid.uuid4()), player=player.id, token_hash=token_hash(token),
+            expires_at=ctx.now + ttl, created_by=principal.user_id, created_at=ctx.now,
+        )
+        return Done(201, {"token": token, "playerId": player.id,
+                          "expiresAt": row.expires_at.isoformat() + "Z", "tokenId": row.id},
+                    target_id=player.id, details={"token_id": row.id})
+
+    return run(ctx, "PLAYER_TOKEN_ISSUE", body, target_type="player", target_id=player.id)
+
+
+def resolve_token(token: str, now: dt.datetime) -> Player:
+    """The player a live token belongs to; UnknownPlayer when bad, expired or revoked."""
+    row = PlayerToken.get_or_none(PlayerToken.token_hash == token_hash(token))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise UnknownPlayer("user not found")
+    return row.player
+
+
+def resolve_player(ref: str, now: dt.datetime) -> Player:
+    """A bet-engine `player_id`: our player id, the external id, or a live player token."""
+    player = Player.get_or_none(Player.id == ref) or Player.get_or_none(Player.external_id == ref)
+    return player if player is not None else resolve_token(ref, now)
+
+
+def identify(token: str, now: dt.datetime) -> dict[str, object]:
+    player = resolve_token(token, now)
+    if player.blocked:
+        raise PlayerBlocked("player blocked")
+    wallet = accounts.player_wallet(player.id, player.currency, now)
+    return {
+        "player_id": player.id,
+        "lang": player.lang,
+        "balance": ledger.balance_of(wallet).available,
+        "currency": player.currency,
+        "feature_flags": {},
+    }
+
+
+def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: bool) -> Outcome:
+    if not principal.is_admin:
+        raise Forbidden("only ADMIN may block players")
+
+    def body() -> Done:
+        player = locked(Player.select().where(Player.id == player_id)).get_or_none()
+        if player is None:
+            raise NotFound("player not found")
+        Player.update(blocked=blocked, updated_at=ctx.now).where(Player.id == player_id).execute()
+        player.blocked = blocked
+        return Done(200, wallet_view(player, ctx.now), target_id=player_id,
+                    details={"blocked": blocked})
+
+    return run(ctx, "PLAYER_BLOCK" if blocked else "PLAYER_UNBLOCK", body,
+               target_type="player", target_id=player_id)
+
+
+def _cash_window(principal: Principal, requested: str | None) -> str | None:
+    if principal.is_admin:
+        if requested:
+            scope_of_ventana(requested)
+        return requested
+    if requested and requested != principal.ventana_id:
+        raise Forbidden("ventanaId is for ADMIN only")
+    if principal.role == VENDEDOR and principal.vendedor_id:
+        seller = Vendedor.get_or_none(Vendedor.id == principal.vendedor_id)
+        return seller.ventana_id if seller else principal.ventana_id
+    if not principal.ventana_id or Ventana.get_or_none(Ventana.id == principal.ventana_id) is None:
+        raise Forbidden("token names no sales window")
+    return principal.ventana_id
+
+
+def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit: bool) -> Outcome:
+    """Deposit (window cash → wallet) or withdrawal (wallet → window cash), idempotent."""
+    action = "PLAYER_DEPOSIT" if deposit else "PLAYER_WITHDRAWAL"
+    if cmd.amount <= 0:
+        raise Invalid("amount must be greater than 0", field="amount")
+    player = get_player(cmd.player_id)
+    window = _cash_window(principal, cmd.ventana_id)
+    if not principal.is_admin and player.ventana_id and player.ventana_id != window:
+        raise Forbidden("player belongs to another window")
+    idem = IdemKey(
+        scope=f"user:{principal.user_id}",
+        key=f"{action}:{cmd.idempotency_key}",
+        fingerprint=fingerprint({"player": cmd.player_id, "amount": cmd.amount,
+                                 "method": cmd.method, "ventana": cmd.ventana_id}),
+    )
+
+    def body() -> Done:
+        fresh = get_player(cmd.player_id)
+        wallet = accounts.player_wallet(fresh.id, fresh.currency, ctx.now)
+        cash = (accounts.window_cash(window, fresh.currency, ctx.now) if window
+                else accounts.house_cash(fresh.currency, ctx.now))
+        # wallet is credit-normal: crediting it (negative) adds to the player's balance.
+        sign = -1 if deposit else 1
+        txn = ledger.post(
+            "wallet.deposit" if deposit else "wallet.withdrawal",
+            [ledger.Leg(wallet, sign * cmd.amount), ledger.Leg(cash, -sign * cmd.amount)],
+            now=ctx.now, reference=fresh.id, actor=ctx.actor.id, request_id=ctx.request_id,
+            memo=cmd.method,
+        )
+        result = {
+            "id": str(txn.id),
+            "playerId": fresh.id,
+            "type": "deposit" if deposit else "withdrawal",
+            "amount": cmd.amount,
+            "currency": fresh.currency,
+            "method": cmd.method,
+            "ventanaId": window,
+            "createdAt": ctx.now.isoformat(timespec="milliseconds") + "Z",
+        }
+        return Done(201, result, target_id=fresh.id,
+                    details={"amount": cmd.amount, "txn": txn.id})
+
+    return run(ctx, action, body, target_type="player", target_id=cmd.player_id, idem=idem)

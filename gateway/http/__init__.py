@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every adapter: middleware, auth, errors, metrics, health."""

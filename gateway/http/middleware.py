@@ -1,0 +1,101 @@
+"""Request middleware, in the order they run.
+
+1. `RequestContext`: request id (echo a valid `X-Request-Id` or make a UUID), bound into
+   every log line; one access-log line and the request metrics at the end.
+2. `BodyLimit`: refuses bodies over the limit with 413 before anything else looks at them,
+   and keeps the raw bytes in `req.context.raw_body` (signatures are checked over them).
+3. `DatabaseSession`: a connection per request, returned to the pool at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import falcon
+import structlog
+from peewee import Database
+
+from gateway.http.metrics import Metrics
+from gateway.logs import get_logger
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,64}$")
+
+log = get_logger("pamgate.http")
+
+
+class RequestContext:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        incoming = req.get_header(REQUEST_ID_HEADER) or ""
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        req.context.request_id = request_id
+        req.context.started = time.perf_counter()
+        req.context.partner = None
+        req.context.error_reason = None
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        resp.set_header(REQUEST_ID_HEADER, request_id)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
+    ) -> None:
+        request_id = getattr(req.context, "request_id", None) or str(uuid.uuid4())
+        resp.set_header(REQUEST_ID_HEADER, request_id)
+        started = getattr(req.context, "started", None)
+        elapsed = time.perf_counter() - started if started is not None else 0.0
+        route = req.uri_template or "unmatched"
+        status = resp.status_code if hasattr(resp, "status_code") else int(str(resp.status)[:3])
+        self._metrics.requests.labels(req.method, route, str(status)).inc()
+        self._metrics.latency.labels(req.method, route).observe(elapsed)
+        fields: dict[str, Any] = {
+            "method": req.method,
+            "route": route,
+            "path": req.path,
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 2),
+        }
+        partner = getattr(req.context, "partner", None)
+        if partner:
+            fields["partner"] = partner
+        reason = getattr(req.context, "error_reason", None)
+        if reason:
+            fields["reason"] = reason
+        log.info("http_request", **fields)
+        structlog.contextvars.clear_contextvars()
+
+
+class BodyLimit:
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        length = req.content_length
+        if length is not None and length > self._max:
+            raise falcon.HTTPContentTooLarge(title="Request body exceeds the size limit")
+        if req.method in ("GET", "HEAD", "OPTIONS", "DELETE") and not length:
+            req.context.raw_body = b""
+            return
+        data = req.bounded_stream.read(self._max + 1)
+        if len(data) > self._max:
+            raise falcon.HTTPContentTooLarge(title="Request body exceeds the size limit")
+        req.context.raw_body = data
+
+
+class DatabaseSession:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._db.connect(reuse_if_open=True)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
+    ) -> None:
+        if not self._db.is_closed():
+            self._db.close()

@@ -1,0 +1,1 @@
+"""Persistence: peewee models, database setup and migrations. Only the core imports this."""

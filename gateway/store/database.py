@@ -1,0 +1,74 @@
+"""Database setup: SQLite (WAL) by default, pooled PostgreSQL in production.
+
+Models bind to `database` (a `DatabaseProxy`); `open_database(url)` builds the real database
+and `bind(db)` points the proxy at it. `unit_of_work(db)` is the one way a service opens a
+transaction, and `locked(query)` the one way it takes row locks, so the same service code
+is correct on both engines: PostgreSQL gets `SELECT … FOR UPDATE`, SQLite gets
+`BEGIN IMMEDIATE`, which already serialises writers. Nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from peewee import Database, DatabaseProxy, ModelSelect, PostgresqlDatabase, SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 15000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "cache_size": -16000,
+}
+
+
+def open_database(url: str, *, pool_size: int = 10) -> Database:
+    """Build (but do not connect) the database named by `url`."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :] or ":memory:"
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=15)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"unsupported database url scheme {parsed.scheme!r}")
+    kwargs: dict[str, Any] = {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": unquote(parsed.username) if parsed.username else None,
+        "password": unquote(parsed.password) if parsed.password else None,
+    }
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    name = unquote(parsed.path.lstrip("/")) or "postgres"
+    return PooledPostgresqlDatabase(
+        name, max_connections=pool_size, stale_timeout=300, timeout=10,
+        autoconnect=True, **kwargs,
+    )
+
+
+def bind(db: Database) -> Database:
+    database.initialize(db)
+    return db
+
+
+def is_postgres(db: Database | DatabaseProxy) -> bool:
+    target = db.obj if isinstance(db, DatabaseProxy) else db
+    return isinstance(target, PostgresqlDatabase)
+
+
+def unit_of_work(db: Database | DatabaseProxy) -> AbstractContextManager[Any]:
+    """Open the command's transaction (a savepoint when already inside one)."""
+    target = db.obj if isinstance(db, DatabaseProxy) else db
+    if isinstance(target, SqliteDatabase) and target.transaction_depth() == 0:
+        return target.atomic(lock_type="IMMEDIATE")
+    return target.atomic()
+
+
+def locked(query: ModelSelect, *, nowait: bool = False, skip_locked: bool = False) -> ModelSelect:
+    """Row-lock the selected rows until commit (PostgreSQL); SQLite is already serialised."""
+    if is_postgres(query.model._meta.database):
+        return query.for_update(nowait=nowait or None, skip_locked=skip_locked or None)
+    return query

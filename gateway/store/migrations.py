@@ -1,0 +1,106 @@
+"""Versioned schema migrations, applied by `pamgate migrate` (idempotent, safe on every start).
+
+Each migration runs in its own transaction; on PostgreSQL an advisory lock makes concurrent
+`migrate` runs from several hosts wait for each other instead of racing. Migration 1 creates
+the tables of `models.py` as they stood when it was written; later changes must be new
+migrations (playhouse.migrate operations or SQL), never edits of an applied one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from peewee import Database, OperationalError, ProgrammingError
+
+from gateway.store import models
+from gateway.store.database import is_postgres
+
+ADVISORY_LOCK_ID = 0x70616D67  # "pamg"
+
+APPEND_ONLY_TABLES = ("entry", "ledger_txn", "audit_record")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Database], None]
+
+
+def _append_only_triggers(db: Database) -> None:
+    """Refuse UPDATE and DELETE on ledger entries, transactions and the audit chain."""
+    for table in APPEND_ONLY_TABLES:
+        if is_postgres(db):
+            db.execute_sql(
+                "CREATE OR REPLACE FUNCTION pamgate_append_only() RETURNS trigger AS $$ "
+                "BEGIN RAISE EXCEPTION 'table %% is append-only', TG_TABLE_NAME; END; "
+                "$$ LANGUAGE plpgsql"
+            )
+            db.execute_sql(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION pamgate_append_only()"
+            )
+        else:
+            for op in ("UPDATE", "DELETE"):
+                db.execute_sql(
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only'); END"
+                )
+
+
+def _initial(db: Database) -> None:
+    db.create_tables([m for m in models.MODELS if m is not models.SchemaMigration])
+    _append_only_triggers(db)
+    models.AuditHead.insert(id=1, seq=0, hash="0" * 64).execute()
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial),)
+
+LATEST = MIGRATIONS[-1].version
+
+
+def applied_version(db: Database) -> int:
+    """The highest applied migration, 0 for an empty database; raises if unreachable."""
+    try:
+        with db.atomic():
+            row = models.SchemaMigration.select(models.SchemaMigration.version).order_by(
+                models.SchemaMigration.version.desc()
+            ).first()
+    except (OperationalError, ProgrammingError) as exc:
+        if "schema_migration" in str(exc) or "no such table" in str(exc):
+            return 0
+        raise
+    return row.version if row else 0
+
+
+def migrate(db: Database, *, now: Callable[[], dt.datetime] | None = None) -> list[Migration]:
+    """Apply every pending migration; returns the ones applied (empty when current)."""
+    clock = now or (lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    postgres = is_postgres(db)
+    if postgres:
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_ID,))
+    try:
+        return _apply_pending(db, clock)
+    finally:
+        if postgres:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_ID,))
+
+
+def _apply_pending(db: Database, clock: Callable[[], dt.datetime]) -> list[Migration]:
+    db.create_tables([models.SchemaMigration], safe=True)
+    applied: list[Migration] = []
+    for migration in MIGRATIONS:
+        with db.atomic():
+            exists = models.SchemaMigration.get_or_none(
+                models.SchemaMigration.version == migration.version
+            )
+            if exists is not None:
+                continue
+            migration.apply(db)
+            models.SchemaMigration.create(
+                version=migration.version, name=migration.name, applied_at=clock()
+            )
+            applied.append(migration)
+    return applied

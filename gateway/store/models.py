@@ -1,0 +1,259 @@
+"""peewee models: the tables of pamgate.
+
+Money columns are 64-bit integers in minor units. Timestamps are naive UTC datetimes.
+Rows of `Entry`, `LedgerTxn` and `AuditRecord` are append-only: the migration installs
+triggers that refuse UPDATE and DELETE on them (see `migrations.py`). This module holds no
+business rules; `gateway.core` is the only importer.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from gateway.store.database import database
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaMigration(BaseModel):
+    version = IntegerField(primary_key=True)
+    name = CharField(max_length=200)
+    applied_at = DateTimeField()
+
+
+# --- the sales network -----------------------------------------------------------------
+
+
+class Banca(BaseModel):
+    id = CharField(max_length=36, primary_key=True)
+    name = CharField(max_length=200)
+    created_at = DateTimeField()
+
+
+class Ventana(BaseModel):
+    id = CharField(max_length=36, primary_key=True)
+    banca = ForeignKeyField(Banca, backref="ventanas", on_delete="RESTRICT")
+    name = CharField(max_length=200)
+    commission_bps = IntegerField(default=0)
+    created_at = DateTimeField()
+
+
+class Vendedor(BaseModel):
+    id = CharField(max_length=36, primary_key=True)
+    ventana = ForeignKeyField(Ventana, backref="vendedores", on_delete="RESTRICT")
+    name = CharField(max_length=200)
+    commission_bps = IntegerField(default=0)
+    created_at = DateTimeField()
+
+
+# --- players ---------------------------------------------------------------------------
+
+
+class Player(BaseModel):
+    id = CharField(max_length=36, primary_key=True)
+    external_id = CharField(max_length=100, null=True, unique=True)
+    msisdn = CharField(max_length=32)
+    lang = CharField(max_length=8, default="es")
+    currency = CharField(max_length=3)
+    blocked = BooleanField(default=False)
+    ventana = ForeignKeyField(Ventana, null=True, on_delete="RESTRICT")
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+
+class PlayerToken(BaseModel):
+    id = CharField(max_length=36, primary_key=True)
+    player = ForeignKeyField(Player, backref="tokens", on_delete="RESTRICT")
+    token_hash = CharField(max_length=64, unique=True)
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+    created_by = CharField(max_length=100)
+    created_at = DateTimeField()
+
+
+# --- the ledger --------------------------------------------------------------------------
+
+
+class Account(BaseModel):
+    """One account per (owner, kind, currency). `balance` is a cache of the entries, in the
+    account's normal direction, changed only by `core.ledger.post` in the same transaction."""
+
+    id = BigAutoField()
+    code = CharField(max_length=200, unique=True)
+    kind = CharField(max_length=40, index=True)
+    currency = CharField(max_length=3)
+    normal_side = CharField(max_length=6)  # "debit" | "credit"
+    floor = BigIntegerField(null=True)  # None: may go negative (house and clearing accounts)
+    balance = BigIntegerField(default=0)
+    held = BigIntegerField(default=0)
+    owner_type = CharField(max_length=20, null=True)
+    owner_id = CharField(max_length=100, null=True)
+    created_at = DateTimeField()
+
+
+class LedgerTxn(BaseModel):
+    id = BigAutoField()
+    kind = CharField(max_length=40)
+    reference = CharField(max_length=200, null=True, index=True)
+    reverses = ForeignKeyField("self", null=True, unique=True, backref="reversals",
+                               on_delete="RESTRICT")
+    actor = CharField(max_length=120, null=True)
+    request_id = CharField(max_length=64, null=True)
+    memo = CharField(max_length=300, null=True)
+    created_at = DateTimeField(index=True)
+
+
+class Entry(BaseModel):
+    """A signed amount: positive debits the account, negative credits it."""
+
+    id = BigAutoField()
+    txn = ForeignKeyField(LedgerTxn, backref="entries", on_delete="RESTRICT")
+    account = ForeignKeyField(Account, backref="entries", on_delete="RESTRICT")
+    amount = BigIntegerField()
+    currency = CharField(max_length=3)
+
+
+class Hold(BaseModel):
+    """Two-phase reservation on an account: reduces `available`, never `balance`."""
+
+    id = CharField(max_length=36, primary_key=True)
+    account = ForeignKeyField(Account, backref="holds", on_delete="RESTRICT")
+    amount = BigIntegerField()
+    status = CharField(max_length=10, index=True)  # open | posted | released | expired
+    reference = CharField(max_length=200, null=True, index=True)
+    expires_at = DateTimeField(null=True, index=True)
+    posted_amount = BigIntegerField(default=0)
+    posted_txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
+    created_at = DateTimeField()
+    closed_at = DateTimeField(null=True)
+
+
+# --- idempotency and audit -------------------------------------------------------------
+
+
+class IdempotencyRecord(BaseModel):
+    id = BigAutoField()
+    scope = CharField(max_length=120)
+    key = CharField(max_length=200)
+    fingerprint = CharField(max_length=64)
+    status_code = IntegerField()
+    response_body = TextField()
+    created_at = DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("scope", "key"), True),)
+
+
+class AuditRecord(BaseModel):
+    seq = BigIntegerField(primary_key=True)
+    at = DateTimeField()
+    actor_type = CharField(max_length=20)  # user | partner | system | anonymous
+    actor_id = CharField(max_length=120, null=True)
+    action = CharField(max_length=60, index=True)
+    target_type = CharField(max_length=40, null=True)
+    target_id = CharField(max_length=120, null=True)
+    result = CharField(max_length=40)
+    request_id = CharField(max_length=64, null=True)
+    details = TextField(default="{}")
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+
+class AuditHead(BaseModel):
+    """One row: the chain's last sequence number and hash; locking it orders appends."""
+
+    id = IntegerField(primary_key=True)
+    seq = BigIntegerField()
+    hash = CharField(max_length=64)
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+class Ticket(BaseModel):
+    id = CharField(max_length=36, primary_key=True)
+    channel = CharField(max_length=20)  # betengine | retail | lottery
+    operator = CharField(max_length=100)  # partner operator or banca id
+    external_id = CharField(max_length=100)
+    code = CharField(max_length=40, null=True, index=True)
+    player = ForeignKeyField(Player, null=True, backref="tickets", on_delete="RESTRICT")
+    banca = ForeignKeyField(Banca, null=True, on_delete="RESTRICT")
+    ventana = ForeignKeyField(Ventana, null=True, on_delete="RESTRICT")
+    vendedor = ForeignKeyField(Vendedor, null=True, on_delete="RESTRICT")
+    type = CharField(max_length=30, null=True)
+    currency = CharField(max_length=3)
+    status = CharField(max_length=12, index=True)
+    result = CharField(max_length=8, default="pending")
+    price = BigIntegerField(default=0)
+    stake = BigIntegerField(default=0)
+    gross_payout = BigIntegerField(default=0)
+    net_payout = BigIntegerField(default=0)
+    wht_amount = BigIntegerField(default=0)
+    wht = CharField(max_length=20, null=True)  # a rate as the partner wrote it, never money
+    ext_amount = BigIntegerField(default=0)
+    ext = CharField(max_length=20, null=True)
+    ext_type = CharField(max_length=20, null=True)
+    psp = CharField(max_length=40, null=True)
+    atag = CharField(max_length=200, null=True)
+    rtag = CharField(max_length=200, null=True)
+    payout = BigIntegerField(default=0)  # what the ticket has won (prize liability)
+    paid_amount = BigIntegerField(default=0)  # sum of payments not reversed
+    generation = IntegerField(default=0)  # settlement generation; a rollback starts a new one
+    hold = ForeignKeyField(Hold, null=True, on_delete="RESTRICT")
+    expires_at = DateTimeField(null=True, index=True)
+    tombstone = BooleanField(default=False)
+    fingerprint = CharField(max_length=64, null=True)  # of the creating message's money fields
+    raw = TextField(default="{}")  # the partner's message as received
+    created_at = DateTimeField(index=True)
+    updated_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("channel", "operator", "external_id"), True),)
+
+
+class Settlement(BaseModel):
+    """A money movement that settled a ticket; `ticket_rollback` reverses the last one."""
+
+    id = BigAutoField()
+    ticket = ForeignKeyField(Ticket, backref="settlements", on_delete="RESTRICT")
+    generation = IntegerField()
+    action = CharField(max_length=30)
+    txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
+    reversed_by = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT",
+                                  backref="undone_settlements")
+    prev_status = CharField(max_length=12)
+    prev_result = CharField(max_length=8)
+    created_at = DateTimeField()
+
+
+MODELS: tuple[type[BaseModel], ...] = (
+    SchemaMigration,
+    Banca,
+    Ventana,
+    Vendedor,
+    Player,
+    PlayerToken,
+    Account,
+    LedgerTxn,
+    Entry,
+    Hold,
+    IdempotencyRecord,
+    AuditRecord,
+    AuditHead,
+    Ticket,
+    Settlement,
+)
