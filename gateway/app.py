@@ -6,20 +6,25 @@ own database, clock, keys and HTTP session.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import falcon
 import requests
+import simplejson
 
+from adapters.betengine import resources as betengine
 from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core.clock import Clock, SystemClock
 from gateway.http import errors
 from gateway.http.auth import Authenticator, TokenService
 from gateway.http.health import Health, MetricsResource, Ready
+from gateway.http.keys import PublishedKeys, ReceiptCheck
 from gateway.http.metrics import Metrics
 from gateway.http.middleware import BodyLimit, DatabaseSession, RequestContext
+from gateway.http.signatures import PartnerGuard
 from gateway.store.database import bind, open_database
 from signing.keys import Keyring
 
@@ -72,6 +77,27 @@ class GatewayApp(falcon.App):
     services: Services
 
 
+def _json_handler() -> falcon.media.JSONHandler:
+    """JSON with exact decimals: `Decimal` out as a number, never through float."""
+    dumps = functools.partial(simplejson.dumps, use_decimal=True, ensure_ascii=False,
+                              separators=(",", ":"))
+    loads = functools.partial(simplejson.loads, use_decimal=True)
+    return falcon.media.JSONHandler(dumps=dumps, loads=loads)
+
+
+def _mount_betengine(app: falcon.App, s: Services) -> None:
+    guard = PartnerGuard(s.partners, s.clock, s.metrics)
+    args = (guard, s.clock, s.metrics, s.config.reserve_ttl_s)
+    app.add_route("/pam", betengine.PamWebhook(*args))
+    app.add_route("/be/tickets", betengine.TicketCollection(*args))
+    app.add_route("/be/tickets/{identifier}", betengine.TicketItem(*args))
+    app.add_route("/be/tickets/{identifier}/paid", betengine.PaidTicket(*args))
+
+
+def _mount_backoffice(app: falcon.App, s: Services) -> None:
+    """Back-office routes (SPEC 2, 6, 7, 7b, 7c, 10): bearer/cookie JWT, JSON envelope."""
+
+
 def create_app(
     config: Config,
     *,
@@ -91,8 +117,15 @@ def create_app(
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.default_media_type = falcon.MEDIA_JSON
+    json_handler = _json_handler()
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     errors.install(app)
 
+    _mount_betengine(app, services)
+    _mount_backoffice(app, services)
+    app.add_route("/.well-known/pamgate-keys", PublishedKeys(services.keys))
+    app.add_route("/api/v1/receipts/verify", ReceiptCheck(services.keys))
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(services.db))
     app.add_route("/metrics", MetricsResource(services.metrics))

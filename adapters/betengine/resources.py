@@ -1,0 +1,156 @@
+"""Falcon resources of the Betstack protocol: thin, one per route.
+
+Order in every handler: verify the signature over the raw bytes, then validate the
+payload with the schema, then call one core service and render its result.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import falcon
+from marshmallow import ValidationError
+
+from adapters.betengine import schemas, translate
+from gateway.core import betting, players
+from gateway.core.audit import Actor
+from gateway.core.clock import Clock
+from gateway.core.commands import Context
+from gateway.core.errors import CoreError
+from gateway.http.metrics import Metrics
+from gateway.http.signatures import PartnerGuard
+from signing.betstack import OPERATOR_HEADER
+
+_ENVELOPE = schemas.Envelope()
+_IDENTIFY = schemas.IdentifyData()
+_PLACE = schemas.PlaceData()
+_UPDATE = schemas.UpdateData()
+_EVENT = schemas.TicketData()
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_float=Decimal) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _empty_ok(resp: falcon.Response) -> None:
+    resp.status = 200
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = ""
+
+
+class _Base:
+    def __init__(self, guard: PartnerGuard, clock: Clock, metrics: Metrics,
+                 reserve_ttl_s: int) -> None:
+        self._guard = guard
+        self._clock = clock
+        self._metrics = metrics
+        self._reserve_ttl_s = reserve_ttl_s
+
+    def _context(self, req: falcon.Request, partner_id: str) -> Context:
+        return Context(actor=Actor("partner", partner_id), now=self._clock.now(),
+                       request_id=req.context.request_id)
+
+
+class PamWebhook(_Base):
+    """`POST /pam`: every player and ticket event of the bet engine."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        message = _parse(req.context.raw_body)
+        envelope = message if isinstance(message, dict) else None
+        if envelope is not None and envelope.get("action") == "ping":
+            resp.media = {"status": "ok"}
+            return
+        data = envelope.get("data") if envelope else None
+        operator = req.get_header(OPERATOR_HEADER) or (
+            data.get("operator") if isinstance(data, dict) else None)
+        partner = self._guard.betstack(req, operator if isinstance(operator, str) else None)
+        if envelope is None:
+            raise translate.invalid({"body": ["Request body must be a JSON object."]})
+        try:
+            env = _ENVELOPE.load(envelope)
+        except ValidationError as exc:
+            raise translate.invalid(exc.messages) from None
+        action = env["action"]
+        schema = {"identify": _IDENTIFY, "ticket_create": _PLACE, "ticket_reserve": _PLACE,
+                  "ticket_update": _UPDATE}.get(action, _EVENT)
+        if action != "identify" and action not in translate.ACTIONS_PLACE \
+                and action not in translate.ACTIONS_EVENT:
+            raise translate.not_implemented(action)
+        try:
+            payload = schema.load(env["data"])
+        except ValidationError as exc:
+            raise translate.invalid(exc.messages) from None
+        if payload["operator"] != partner.operator:
+            raise translate.error(109, "Invalid signature", 403)
+        ctx = self._context(req, partner.id)
+        try:
+            if action == "identify":
+                resp.media = players.identify(payload["token"], ctx.now)
+                return
+            if action in translate.ACTIONS_PLACE:
+                outcome = betting.place(
+                    ctx, translate.place_command(partner.operator, action, payload,
+                                                 env["data"]),
+                    reserve_ttl_s=self._reserve_ttl_s)
+            else:
+                outcome = betting.handle(
+                    ctx, translate.event_command(partner.operator, action, payload,
+                                                 env["data"]))
+        except CoreError as exc:
+            raise translate.from_core(exc, payload.get("ticket_id")) from None
+        if outcome.replayed:
+            self._metrics.idempotent_replays.labels("betstack").inc()
+        _empty_ok(resp)
+
+
+class PaidTicket(_Base):
+    """`POST /be/tickets/{identifier}/paid`: a reserved ticket was paid."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
+        partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
+        ctx = self._context(req, partner.id)
+        try:
+            ticket = betting.mark_paid(ctx, partner.operator, identifier)
+        except CoreError as exc:
+            raise translate.from_core(exc, identifier) from None
+        resp.media = translate.ticket_view(ticket)
+
+
+class TicketItem(_Base):
+    """`GET /be/tickets/{identifier}`."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
+        partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
+        try:
+            ticket = betting.get_ticket(partner.operator, identifier)
+        except CoreError as exc:
+            raise translate.from_core(exc, identifier) from None
+        resp.media = translate.ticket_view(ticket)
+
+
+class TicketCollection(_Base):
+    """`GET /be/tickets?limit=10&skip=0&user_id=…&skip_types=…&status=…`, newest first."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
+        try:
+            limit = req.get_param_as_int("limit", min_value=1, max_value=100, default=10)
+            skip = req.get_param_as_int("skip", min_value=0, default=0)
+        except falcon.HTTPBadRequest:
+            raise translate.invalid({"limit": ["limit must be 1..100 and skip >= 0"]}) from None
+        statuses: list[str] = []
+        for name in req.get_param_as_list("status") or []:
+            if name not in translate.STATUS_FILTER:
+                raise translate.invalid({"status": [f"unknown status {name!r}"]})
+            statuses += translate.STATUS_FILTER[name]
+        rows = betting.list_tickets(
+            partner.operator, limit=limit or 10, skip=skip or 0,
+            user_id=req.get_param("user_id"), status=statuses or None,
+            skip_types=req.get_param_as_list("skip_types") or None,
+        )
+        resp.media = [translate.ticket_view(t) for t in rows]
