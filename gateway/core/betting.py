@@ -186,7 +186,7 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
                               now=ctx.now, reference=ticket.id, actor=ctx.actor.id,
                               request_id=ctx.request_id)
             _settle(ticket, "ticket_create", txn, tickets.OPEN, tickets.PENDING, ctx.now)
-        return Done(200, {}, target_id=ticket.id, details={"ticket": cmd.ticket_id})
+        return Done(200, {}, details={"ticket_uuid": ticket.id})
 
     return run(ctx, action, body, target_type="ticket", target_id=cmd.ticket_id, idem=idem)
 
@@ -219,7 +219,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str) -> Ticket:
         state["ticket"] = ticket
         if ticket.status != tickets.RESERVED:
             if ticket.status == tickets.OPEN and _was_paid(ticket):
-                return Done(200, {"repeat": True}, target_id=ticket.id)
+                return Done(200, {"repeat": True})
             raise NotReserved("Ticket has to have `reserved` status in order to do this action")
         if ticket.hold_id:
             hold = Hold.get_by_id(ticket.hold_id)
@@ -238,7 +238,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str) -> Ticket:
         ticket.expires_at = None
         _save(ticket, ctx.now)
         _settle(ticket, "paid", txn, tickets.RESERVED, tickets.PENDING, ctx.now)
-        return Done(200, {}, target_id=ticket.id)
+        return Done(200, {}, details={"ticket_uuid": ticket.id})
 
     run(ctx, "ticket_paid", body, target_type="ticket", target_id=identifier)
     return Ticket.get_by_id(state["ticket"].id)
@@ -323,7 +323,8 @@ def handle(ctx: Context, event: TicketEvent) -> Outcome:
         if event.currency and event.currency != ticket.currency and not ticket.tombstone:
             raise CurrencyMismatch("currency mismatch")
         handler(ctx, ticket, event)
-        return Done(200, {}, target_id=ticket.id)
+        return Done(200, {}, details={"ticket_uuid": ticket.id,
+                                      "generation": state["generation"]})
 
     def key() -> IdemKey:
         # the key names the settlement generation, known once the ticket row is locked
