@@ -70,6 +70,61 @@ def cmd_token(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from gateway import demo
+    from gateway.core.clock import SystemClock
+
+    _database(config)
+    print(demo.render(demo.seed(config, SystemClock()), base=args.base_url))
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace, config: Config) -> int:
+    from signing.keys import generate_keypair
+
+    secret, public = generate_keypair()
+    print(f"PAMGATE_SIGNING_KEY={secret}")
+    print(f"# public key (publish to receivers): {public}")
+    return 0
+
+
+def cmd_receipts_verify(args: argparse.Namespace, config: Config) -> int:
+    import json
+
+    from signing.keys import Keyring
+    from signing.receipts import verify_receipt
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    try:
+        document = json.loads(text)
+    except ValueError:
+        print("invalid: not JSON")
+        return 1
+    receipt = document.get("receipt", document) if isinstance(document, dict) else document
+    valid, reason = verify_receipt(Keyring.from_texts(list(config.signing_keys)).verify_keys(),
+                                   receipt)
+    print("valid" if valid else f"invalid: {reason}")
+    return 0 if valid else 1
+
+
+def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
+    import time
+
+    from gateway.core.betting import expire_reservations
+    from gateway.core.clock import SystemClock
+
+    db = _database(config)
+    clock = SystemClock()
+    while True:
+        expired = expire_reservations(clock.now())
+        if expired:
+            print(f"expired {expired} reservation(s)", flush=True)
+        db.close()
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pamgate", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -92,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=900, help="lifetime in seconds (default 900)")
     p.set_defaults(handler=cmd_token)
 
+    p = verbs.add_parser("demo", help="seed demo data and print signed curl calls")
+    p.add_argument("--base-url", default="http://127.0.0.1:8000")
+    p.set_defaults(handler=cmd_demo)
+
+    keys = verbs.add_parser("keys", help="pamgate's own Ed25519 keys")
+    keys_verbs = keys.add_subparsers(dest="keys_verb", required=True, metavar="VERB")
+    p = keys_verbs.add_parser("generate", help="print a new whsk_/whpk_ key pair")
+    p.set_defaults(handler=cmd_keys_generate)
+
+    receipts = verbs.add_parser("receipts", help="lottery receipts")
+    receipts_verbs = receipts.add_subparsers(dest="receipts_verb", required=True,
+                                             metavar="VERB")
+    p = receipts_verbs.add_parser("verify", help="check a receipt offline (FILE or -)")
+    p.add_argument("file", help="a purchase response or its receipt object, '-' for stdin")
+    p.set_defaults(handler=cmd_receipts_verify)
+
+    p = verbs.add_parser("sweep", help="expire reservations past their deadline")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
+    p.set_defaults(handler=cmd_sweep)
     return parser
 
 
