@@ -14,6 +14,7 @@ import falcon
 import requests
 import simplejson
 
+from adapters.backoffice import resources as backoffice
 from adapters.betengine import resources as betengine
 from config.partners import PartnerDirectory
 from config.settings import Config
@@ -96,6 +97,20 @@ def _mount_betengine(app: falcon.App, s: Services) -> None:
 
 def _mount_backoffice(app: falcon.App, s: Services) -> None:
     """Back-office routes (SPEC 2, 6, 7, 7b, 7c, 10): bearer/cookie JWT, JSON envelope."""
+    args = (s.auth, s.clock, s.metrics)
+    app.add_route("/api/v1/bancas", backoffice.BancaCollection(*args))
+    app.add_route("/api/v1/bancas/{banca_id}", backoffice.BancaItem(*args))
+    app.add_route("/api/v1/ventanas", backoffice.VentanaCollection(*args))
+    app.add_route("/api/v1/ventanas/{ventana_id}", backoffice.VentanaItem(*args))
+    app.add_route("/api/v1/vendedores", backoffice.VendedorCollection(*args))
+    app.add_route("/api/v1/vendedores/{vendedor_id}", backoffice.VendedorItem(*args))
+    app.add_route("/api/v1/players", backoffice.PlayerCollection(*args))
+    app.add_route("/api/v1/players/{player_id}", backoffice.PlayerItem(*args))
+    app.add_route("/api/v1/players/{player_id}/tokens", backoffice.PlayerTokens(*args))
+    app.add_route("/api/v1/players/{player_id}/deposits", backoffice.PlayerDeposits(*args))
+    app.add_route("/api/v1/players/{player_id}/withdrawals",
+                  backoffice.PlayerWithdrawals(*args))
+    app.add_route("/api/v1/reconciliation", backoffice.Reconciliation(*args))
 
 
 def create_app(

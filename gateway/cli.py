@@ -125,6 +125,84 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
         time.sleep(args.interval)
 
 
+def _close(db) -> None:  # type: ignore[no-untyped-def]
+    """Give back every connection a verb opened (pooled PostgreSQL or one SQLite file)."""
+    if hasattr(db, "close_all"):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()
+
+
+def _current_database(config: Config):  # type: ignore[no-untyped-def]
+    """The database, or None (after one line on stderr) when its schema is not current."""
+    from gateway.store.migrations import LATEST, applied_version
+
+    db = _database(config)
+    version = applied_version(db)
+    if version < LATEST:
+        _close(db)
+        print(f"pamgate: database schema is at version {version}, expected {LATEST}: "
+              "run `pamgate migrate` first", file=sys.stderr)
+        return None
+    return db
+
+
+def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
+    import json
+
+    from gateway.core.reconcile import reconcile
+
+    db = _current_database(config)
+    if db is None:
+        return 2
+    try:
+        report = reconcile()
+    finally:
+        _close(db)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
+    return 0 if report.ok else 1
+
+
+def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core.audit import verify
+    from gateway.core.reconcile import read_snapshot
+
+    db = _current_database(config)
+    if db is None:
+        return 2
+    try:
+        with read_snapshot():  # one consistent view while the gateway keeps appending
+            report = verify()
+    finally:
+        _close(db)
+    print(f"audit chain: {report.checked} rows checked, {len(report.problems)} problems")
+    for problem in report.problems:
+        print(f"  - {problem}")
+    return 0 if report.ok else 1
+
+
+def cmd_prune(args: argparse.Namespace, config: Config) -> int:
+    import datetime as dt
+
+    from gateway.core.clock import SystemClock
+    from gateway.core.idempotency import prune
+    from gateway.store.database import unit_of_work
+
+    db = _current_database(config)
+    if db is None:
+        return 2
+    days = config.idempotency_retention_days
+    before = SystemClock().now() - dt.timedelta(days=days)
+    try:
+        with unit_of_work(db):
+            deleted = prune(before)
+    finally:
+        _close(db)
+    print(f"deleted {deleted} idempotency records created before "
+          f"{before:%Y-%m-%d %H:%M:%S} UTC (retention {days} days)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pamgate", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -167,6 +245,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one pass, then exit")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     p.set_defaults(handler=cmd_sweep)
+
+    p = verbs.add_parser("reconcile", help="check every ledger and ticket invariant "
+                         "(exit 1 on a breach)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=cmd_reconcile)
+
+    audit = verbs.add_parser("audit", help="the hash-chained audit log")
+    audit_verbs = audit.add_subparsers(dest="audit_verb", required=True, metavar="VERB")
+    p = audit_verbs.add_parser("verify", help="walk the chain; exit 1 on an edited or "
+                               "deleted row")
+    p.set_defaults(handler=cmd_audit_verify)
+
+    p = verbs.add_parser("prune", help="delete idempotency records older than "
+                         "PAMGATE_IDEMPOTENCY_RETENTION_DAYS")
+    p.set_defaults(handler=cmd_prune)
     return parser
 
 

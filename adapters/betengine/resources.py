@@ -33,7 +33,7 @@ _EVENT = schemas.TicketData()
 def _parse(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_float=Decimal) if raw else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 

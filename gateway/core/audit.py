@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.store.database import locked
+from gateway.store import fastsql
 from gateway.store.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -63,9 +63,11 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Append one row to the chain (inside the caller's transaction); returns its seq."""
-    head = locked(AuditHead.select().where(AuditHead.id == 1)).get()
+    lock = fastsql.for_update()
+    head_seq, head_hash = fastsql.execute(
+        f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}").fetchone()  # noqa: S608
     row: dict[str, Any] = {
-        "seq": head.seq + 1,
+        "seq": head_seq + 1,
         "at": now.replace(microsecond=(now.microsecond // 1000) * 1000),
         "actor_type": actor.type,
         "actor_id": actor.id,
@@ -76,10 +78,11 @@ def append(
         "request_id": request_id,
         "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str),
     }
-    row["prev_hash"] = head.hash
-    row["hash"] = _digest(head.hash, _fields(row))
-    AuditRecord.insert(**row).execute()
-    AuditHead.update(seq=row["seq"], hash=row["hash"]).where(AuditHead.id == 1).execute()
+    row["prev_hash"] = head_hash
+    row["hash"] = _digest(head_hash, _fields(row))
+    fastsql.insert("audit_record", row)
+    fastsql.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+                    (row["seq"], row["hash"]))
     return int(row["seq"])
 
 

@@ -33,6 +33,7 @@ from gateway.core.errors import (
 )
 from gateway.core.idempotency import fingerprint
 from gateway.core.players import resolve_player
+from gateway.store import fastsql
 from gateway.store.database import database, locked, unit_of_work
 from gateway.store.models import Hold, Settlement, Ticket
 
@@ -119,11 +120,16 @@ def _save(ticket: Ticket, now: dt.datetime) -> None:
     ticket.save()
 
 
+_FK_COLUMNS = ("player_id", "banca_id", "ventana_id", "vendedor_id", "hold_id")
+
+
 def _settle(ticket: Ticket, action: str, txn: Any, prev_status: str, prev_result: str,
             now: dt.datetime) -> None:
-    Settlement.create(ticket=ticket.id, generation=ticket.generation, action=action,
-                      txn=txn.id if txn is not None else None, prev_status=prev_status,
-                      prev_result=prev_result, created_at=now)
+    fastsql.insert("settlement", {
+        "ticket_id": ticket.id, "generation": ticket.generation, "action": action,
+        "txn_id": txn.id if txn is not None else None, "reversed_by_id": None,
+        "prev_status": prev_status, "prev_result": prev_result, "created_at": now,
+    })
 
 
 def _stake_legs(ticket: Ticket, sign: int, now: dt.datetime) -> list[ledger.Leg]:
@@ -154,32 +160,35 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
             raise PlayerBlocked("player blocked")
         if player.currency != cmd.currency:
             raise CurrencyMismatch("currency mismatch")
-        ticket = Ticket(
-            id=str(uuid.uuid4()), channel=CHANNEL, operator=cmd.operator,
-            external_id=cmd.ticket_id, code=cmd.code, player=player.id, type=cmd.type,
-            currency=cmd.currency, status=tickets.RESERVED if cmd.reserve else tickets.OPEN,
-            result=tickets.PENDING, psp=cmd.psp or "", atag=cmd.atag, rtag=cmd.rtag,
-            price=cmd.amounts.price, stake=cmd.amounts.stake,
-            gross_payout=cmd.amounts.gross_payout, net_payout=cmd.amounts.net_payout,
-            wht_amount=cmd.amounts.wht_amount, wht=cmd.amounts.wht,
-            ext_amount=cmd.amounts.ext_amount, ext=cmd.amounts.ext,
-            ext_type=cmd.amounts.ext_type, fingerprint=fp,
-            raw=json.dumps(cmd.raw, separators=(",", ":"), default=str),
-            created_at=ctx.now, updated_at=ctx.now,
-        )
-        try:
-            with database.atomic():
-                ticket.save(force_insert=True)
-        except IntegrityError:
-            raise DuplicateTicket("duplicate ticket with different data") from None
+        a = cmd.amounts
+        row = {
+            "id": str(uuid.uuid4()), "channel": CHANNEL, "operator": cmd.operator,
+            "external_id": cmd.ticket_id, "code": cmd.code, "player_id": player.id,
+            "banca_id": None, "ventana_id": None, "vendedor_id": None, "type": cmd.type,
+            "currency": cmd.currency,
+            "status": tickets.RESERVED if cmd.reserve else tickets.OPEN,
+            "result": tickets.PENDING, "price": a.price, "stake": a.stake,
+            "gross_payout": a.gross_payout, "net_payout": a.net_payout,
+            "wht_amount": a.wht_amount, "wht": a.wht, "ext_amount": a.ext_amount, "ext": a.ext,
+            "ext_type": a.ext_type, "psp": cmd.psp or "", "atag": cmd.atag, "rtag": cmd.rtag,
+            "payout": 0, "paid_amount": 0, "generation": 0, "hold_id": None,
+            "expires_at": (ctx.now + dt.timedelta(seconds=reserve_ttl_s)) if cmd.reserve
+            else None,
+            "tombstone": False, "fingerprint": fp,
+            "raw": json.dumps(cmd.raw, separators=(",", ":"), default=str),
+            "created_at": ctx.now, "updated_at": ctx.now,
+        }
+        if not fastsql.insert_ignore("ticket", row):
+            raise DuplicateTicket("duplicate ticket with different data")
+        ticket = Ticket(**{k.removesuffix("_id") if k in _FK_COLUMNS else k: v
+                           for k, v in row.items()})
         wallet = accounts.player_wallet(player.id, player.currency, ctx.now)
         if cmd.reserve:
-            ticket.expires_at = ctx.now + dt.timedelta(seconds=reserve_ttl_s)
             if (cmd.psp or "") in WALLET_PSPS and ticket.price > 0:
                 hold = ledger.place_hold(wallet, ticket.price, now=ctx.now,
                                          expires_at=ticket.expires_at, reference=ticket.id)
-                ticket.hold = hold.id
-            _save(ticket, ctx.now)
+                fastsql.execute("UPDATE ticket SET hold_id = %s WHERE id = %s",
+                                (hold.id, ticket.id))
         elif ticket.price > 0:
             txn = ledger.post("bet.stake", [ledger.Leg(wallet, ticket.price),
                                             *_stake_legs(ticket, -1, ctx.now)],

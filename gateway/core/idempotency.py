@@ -16,10 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import IntegrityError
-
 from gateway.core.errors import IdempotencyConflict
-from gateway.store.database import database
+from gateway.store import fastsql
 from gateway.store.models import IdempotencyRecord
 
 PENDING = 0
@@ -37,39 +35,38 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, fp: str) -> Replay:
-    if record.fingerprint != fp:
+def _replay(stored_fp: str, status: int, body: str, fp: str) -> Replay:
+    if stored_fp != fp:
         raise IdempotencyConflict("idempotency key reused with a different request")
-    if record.status_code == PENDING:  # cannot be seen committed; defensive
+    if status == PENDING:  # cannot be seen committed; defensive
         raise IdempotencyConflict("request with this idempotency key is still running")
-    return Replay(status=record.status_code, result=json.loads(record.response_body))
+    return Replay(status=status, result=json.loads(body))
 
 
 def claim(scope: str, key: str, fp: str, now: dt.datetime) -> Replay | None:
     """None: the caller owns the key and must `complete` it; else the stored result."""
-    existing = IdempotencyRecord.get_or_none(
-        (IdempotencyRecord.scope == scope) & (IdempotencyRecord.key == key)
+    # INSERT … ON CONFLICT DO NOTHING: on PostgreSQL it waits for a concurrent insert of
+    # the same key to commit or roll back, then inserts or does nothing.
+    cursor = fastsql.execute(
+        'INSERT INTO idempotency_record (scope, "key", fingerprint, status_code, '
+        "response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s) "
+        'ON CONFLICT (scope, "key") DO NOTHING',
+        (scope, key, fp, PENDING, "null", now),
     )
-    if existing is not None:
-        return _replay(existing, fp)
-    try:
-        with database.atomic():
-            IdempotencyRecord.insert(
-                scope=scope, key=key, fingerprint=fp, status_code=PENDING, response_body="null",
-                created_at=now,
-            ).execute()
-    except IntegrityError:
-        record = IdempotencyRecord.get(
-            (IdempotencyRecord.scope == scope) & (IdempotencyRecord.key == key)
-        )
-        return _replay(record, fp)
-    return None
+    if cursor.rowcount == 1:
+        return None
+    fingerprint_, status, body = fastsql.execute(
+        'SELECT fingerprint, status_code, response_body FROM idempotency_record '
+        'WHERE scope = %s AND "key" = %s', (scope, key)).fetchone()
+    return _replay(fingerprint_, status, body, fp)
 
 
 def complete(scope: str, key: str, status: int, result: Any) -> None:
-    IdempotencyRecord.update(
-        status_code=status, response_body=json.dumps(result, separators=(",", ":"), default=str)
-    ).where((IdempotencyRecord.scope == scope) & (IdempotencyRecord.key == key)).execute()
+    fastsql.execute(
+        'UPDATE idempotency_record SET status_code = %s, response_body = %s '
+        'WHERE scope = %s AND "key" = %s',
+        (status, json.dumps(result, separators=(",", ":"), default=str), scope, key),
+    )
 
 
 def prune(before: dt.datetime) -> int:

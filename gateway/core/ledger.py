@@ -20,10 +20,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from peewee import IntegrityError
 
 from gateway.core.errors import CoreError, InsufficientFunds, NotFound, Unbalanced
+from gateway.store import fastsql
 from gateway.store.database import database, locked
 from gateway.store.models import Account, Entry, Hold, LedgerTxn
 
@@ -74,26 +77,62 @@ def _require_transaction() -> None:
         raise RuntimeError("ledger writes must run inside unit_of_work()")
 
 
+# Account code → account row, per database, filled only after the creating or reading
+# transaction commits (accounts are never deleted and their code, currency, side and floor
+# never change; balances are always re-read under lock by `post`).
+_KNOWN: WeakKeyDictionary[Any, dict[str, Account]] = WeakKeyDictionary()
+
+
+def _known() -> dict[str, Account]:
+    return _KNOWN.setdefault(database.obj, {})
+
+
 def ensure_account(spec: AccountSpec, now: dt.datetime) -> Account:
-    """The account with `spec.code`, created on first use (safe under concurrent creation)."""
-    account = Account.get_or_none(Account.code == spec.code)
+    """The account with `spec.code`, created on first use (safe under concurrent creation).
+
+    Never call it inside a savepoint that may roll back while the outer transaction commits.
+    """
+    known = _known()
+    account = known.get(spec.code)
     if account is not None:
         return account
-    try:
-        with database.atomic():
-            return Account.create(
-                code=spec.code, kind=spec.kind, currency=spec.currency,
-                normal_side=spec.normal_side, floor=spec.floor, owner_type=spec.owner_type,
-                owner_id=spec.owner_id, created_at=now,
-            )
-    except IntegrityError:
-        return Account.get(Account.code == spec.code)
+    account = Account.get_or_none(Account.code == spec.code)
+    if account is None:
+        try:
+            with database.atomic():
+                account = Account.create(
+                    code=spec.code, kind=spec.kind, currency=spec.currency,
+                    normal_side=spec.normal_side, floor=spec.floor, owner_type=spec.owner_type,
+                    owner_id=spec.owner_id, created_at=now,
+                )
+        except IntegrityError:
+            account = Account.get(Account.code == spec.code)
+    found = account
+    database.after_commit(lambda: known.__setitem__(spec.code, found))
+    return account
 
 
-def _lock(account_ids: Iterable[int]) -> dict[int, Account]:
+@dataclass
+class _Row:
+    """An account row as `post` needs it, read under lock."""
+
+    id: int
+    code: str
+    currency: str
+    normal_side: str
+    floor: int | None
+    balance: int
+    held: int
+
+
+def _lock(account_ids: Iterable[int]) -> dict[int, _Row]:
     ids = sorted(set(account_ids))
-    rows = locked(Account.select().where(Account.id.in_(ids)).order_by(Account.id))
-    found = {a.id: a for a in rows}
+    cursor = fastsql.execute(
+        "SELECT id, code, currency, normal_side, floor, balance, held FROM account "  # noqa: S608 - placeholders only
+        f"WHERE id IN ({fastsql.placeholders(len(ids))}) ORDER BY id{fastsql.for_update()}",
+        ids,
+    )
+    found = {row[0]: _Row(*row) for row in cursor.fetchall()}
     if len(found) != len(ids):
         raise NotFound("account not found")
     return found
@@ -138,28 +177,30 @@ def post(
     exempt = set(allow_overdraft)
     for account_id, delta in deltas.items():
         account = accounts[account_id]
-        below = account.floor is not None and account.balance + delta - account.held < account.floor
+        floor = account.floor
+        below = floor is not None and account.balance + delta - account.held < floor
         if delta < 0 and below and account_id not in exempt:
             raise InsufficientFunds(
                 "insufficient funds", account=account.code,
                 available=account.balance - account.held, needed=-delta,
             )
-    txn = LedgerTxn.create(
-        kind=kind, reference=reference, reverses=reverses, actor=actor,
-        request_id=request_id, memo=memo, created_at=now,
-    )
-    Entry.insert_many(
-        [
-            {"txn": txn.id, "account": leg.account.id, "amount": leg.amount,
-             "currency": accounts[leg.account.id].currency}
-            for leg in legs
-        ]
-    ).execute()
-    for account_id, delta in sorted(deltas.items()):
-        if delta:
-            Account.update(balance=Account.balance + delta).where(
-                Account.id == account_id
-            ).execute()
+    txn_id = fastsql.insert("ledger_txn", {
+        "kind": kind, "reference": reference, "reverses_id": reverses.id if reverses else None,
+        "actor": actor, "request_id": request_id, "memo": memo, "created_at": now,
+    }, returning_id=True)
+    fastsql.insert_many("entry", ("txn_id", "account_id", "amount", "currency"), [
+        (txn_id, leg.account.id, leg.amount, accounts[leg.account.id].currency) for leg in legs
+    ])
+    changed = sorted((account_id, delta) for account_id, delta in deltas.items() if delta)
+    if changed:
+        cases = " ".join("WHEN %s THEN %s" for _ in changed)
+        fastsql.execute(
+            f"UPDATE account SET balance = balance + CASE id {cases} ELSE 0 END "  # noqa: S608 - placeholders only
+            f"WHERE id IN ({fastsql.placeholders(len(changed))})",
+            [v for pair in changed for v in pair] + [account_id for account_id, _ in changed],
+        )
+    txn = LedgerTxn(id=txn_id, kind=kind, reference=reference, reverses=reverses, actor=actor,
+                    request_id=request_id, memo=memo, created_at=now)
     return txn
 
 
@@ -176,7 +217,7 @@ def reverse(
     """Post the mirror of `original` (every entry negated), linked to it; once only."""
     if LedgerTxn.select().where(LedgerTxn.reverses == original.id).exists():
         raise AlreadyReversedTxn("transaction already reversed", txn=original.id)
-    legs = [Leg(account=e.account, amount=-e.amount)
+    legs = [Leg(account=Account(id=e.account_id), amount=-e.amount)
             for e in Entry.select().where(Entry.txn == original.id).order_by(Entry.id)]
     try:
         with database.atomic():

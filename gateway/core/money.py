@@ -11,6 +11,9 @@ from decimal import Decimal, InvalidOperation
 CURRENCIES: dict[str, int] = {"MXN": 2, "CRC": 2, "USD": 2, "EUR": 2, "BTC": 8}
 
 
+MAX_MINOR = 2**63 - 1  # money columns are signed 64-bit integers
+
+
 class AmountError(ValueError):
     """A wire amount that is not an exact amount of the currency."""
 
@@ -32,12 +35,23 @@ def to_minor(value: Decimal | int | str, currency: str) -> int:
         raise AmountError(f"not a number: {value!r}") from None
     if not amount.is_finite():
         raise AmountError("amount must be finite")
-    scaled = amount.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise AmountError(
-            f"{currency} allows at most {exponent(currency)} decimals, got {amount}"
-        )
-    return int(scaled)
+    places = exponent(currency)
+    # Exact integer arithmetic on the decimal's digits: Decimal operations would round to
+    # the context's 28 significant digits.
+    sign, digits, exp = amount.as_tuple()
+    assert isinstance(exp, int)
+    coefficient = int("".join(map(str, digits)) or "0")
+    shift = exp + places
+    if shift >= 0:
+        minor = coefficient * 10**shift
+    elif coefficient % 10**-shift:
+        raise AmountError(f"{currency} allows at most {places} decimals, got {amount}")
+    else:
+        minor = coefficient // 10**-shift
+    minor = -minor if sign else minor
+    if abs(minor) > MAX_MINOR:
+        raise AmountError("amount is too large")
+    return minor
 
 
 def to_units(minor: int, currency: str) -> Decimal:

@@ -172,11 +172,13 @@ def _cash_window(principal: Principal, requested: str | None) -> str | None:
         if requested:
             scope_of_ventana(requested)
         return requested
-    if requested and requested != principal.ventana_id:
+    if requested:
         raise Forbidden("ventanaId is for ADMIN only")
-    if principal.role == VENDEDOR and principal.vendedor_id:
-        seller = Vendedor.get_or_none(Vendedor.id == principal.vendedor_id)
-        return seller.ventana_id if seller else principal.ventana_id
+    if principal.role == VENDEDOR:
+        seller = Vendedor.get_or_none(Vendedor.id == (principal.vendedor_id or ""))
+        if seller is None:
+            raise Forbidden("token names no seller")
+        return str(seller.ventana_id)
     if not principal.ventana_id or Ventana.get_or_none(Ventana.id == principal.ventana_id) is None:
         raise Forbidden("token names no sales window")
     return principal.ventana_id
@@ -185,12 +187,18 @@ def _cash_window(principal: Principal, requested: str | None) -> str | None:
 def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit: bool) -> Outcome:
     """Deposit (window cash → wallet) or withdrawal (wallet → window cash), idempotent."""
     action = "PLAYER_DEPOSIT" if deposit else "PLAYER_WITHDRAWAL"
-    if cmd.amount <= 0:
-        raise Invalid("amount must be greater than 0", field="amount")
-    player = get_player(cmd.player_id)
-    window = _cash_window(principal, cmd.ventana_id)
-    if not principal.is_admin and player.ventana_id and player.ventana_id != window:
-        raise Forbidden("player belongs to another window")
+    state: dict[str, str | None] = {}
+
+    def authorize() -> None:
+        # inside the command's transaction, so a refusal is audited
+        if cmd.amount <= 0:
+            raise Invalid("amount must be greater than 0", field="amount")
+        player = get_player(cmd.player_id)
+        window = _cash_window(principal, cmd.ventana_id)
+        if not principal.is_admin and player.ventana_id != window:
+            raise Forbidden("player belongs to another window")
+        state["window"] = window
+
     idem = IdemKey(
         scope=f"user:{principal.user_id}",
         key=f"{action}:{cmd.idempotency_key}",
@@ -199,6 +207,7 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
     )
 
     def body() -> Done:
+        window = state["window"]
         fresh = get_player(cmd.player_id)
         wallet = accounts.player_wallet(fresh.id, fresh.currency, ctx.now)
         cash = (accounts.window_cash(window, fresh.currency, ctx.now) if window
@@ -224,4 +233,5 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
         return Done(201, result, target_id=fresh.id,
                     details={"amount": cmd.amount, "txn": txn.id})
 
-    return run(ctx, action, body, target_type="player", target_id=cmd.player_id, idem=idem)
+    return run(ctx, action, body, target_type="player", target_id=cmd.player_id, idem=idem,
+               before_claim=authorize)

@@ -17,6 +17,7 @@ from typing import Any
 import falcon
 import structlog
 from peewee import Database
+from playhouse.pool import PooledDatabase
 
 from gateway.http.metrics import Metrics
 from gateway.logs import get_logger
@@ -88,8 +89,13 @@ class BodyLimit:
 
 
 class DatabaseSession:
+    """Pooled databases (PostgreSQL) lend a connection per request and take it back after;
+    SQLite keeps one connection per worker thread open (opening one costs pragmas and
+    closing the last one checkpoints the WAL)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._pooled = isinstance(db, PooledDatabase)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._db.connect(reuse_if_open=True)
@@ -97,5 +103,5 @@ class DatabaseSession:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
-        if not self._db.is_closed():
+        if self._pooled and not self._db.is_closed():
             self._db.close()

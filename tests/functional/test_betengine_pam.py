@@ -249,7 +249,7 @@ def test_discard_of_an_open_ticket_undoes_the_debit(client, clock, funded):
 
 
 def test_discard_of_a_reservation_releases_the_hold(client, clock, funded):
-    pid, tok = funded
+    pid, _tok = funded
     _ok(f.pam(client, clock, "ticket_reserve", f.ticket_data("D-2", pid)))
     assert f.wallet(clock, pid).available == 9_500
     _ok(f.pam(client, clock, "ticket_discard", {"operator": OP, "ticket_id": "D-2"}))
@@ -347,9 +347,9 @@ def test_refusals_are_audited_and_successes_too(client, clock, funded):
 
 
 def test_logs_carry_partner_and_no_secrets(client, clock, funded):
-    pid, tok = funded
+    _pid, tok = funded
     with capture_logs() as logs:
         f.pam(client, clock, "identify", {"operator": OP, "token": tok})
-    line = [e for e in logs if e["event"] == "http_request"][0]
+    line = next(e for e in logs if e["event"] == "http_request")
     assert line["partner"] == "betstack-demo"
     assert tok not in json.dumps(logs, default=str)

@@ -48,9 +48,9 @@ def server(tmp_path):
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            if requests.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     else:
         proc.terminate()
@@ -72,7 +72,7 @@ def test_gunicorn_serves_health_and_readiness(server):
 @pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("curl")),
                     reason="the demo's snippets need openssl and curl")
 def test_demo_curl_calls_walk_a_ticket_through_its_life(server):
-    base, script, log_path = server
+    _base, script, log_path = server
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     balances = [int(b) for b in re.findall(r'"balance":(\d+)', result.stdout)]

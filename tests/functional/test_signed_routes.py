@@ -95,7 +95,7 @@ def test_refusals_are_counted_by_partner_and_reason(client, clock):
     metrics = client.simulate_get("/metrics").text
     assert ('pamgate_signature_failures_total{partner="betstack-demo",reason="bad_signature"} 1.0'
             in metrics)
-    refusal = [e for e in logs if e["event"] == "signature_refused"][0]
+    refusal = next(e for e in logs if e["event"] == "signature_refused")
     assert refusal["reason"] == "bad_signature"
     assert headers["signature"] not in json.dumps(logs, default=str)
 

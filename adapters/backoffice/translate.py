@@ -1,0 +1,173 @@
+"""Back office ⇄ core: request bodies to core commands, core results to the wire, core errors
+to the back-office error shape.
+
+Money crosses here and only here: the wire carries decimal numbers in currency units, the
+core integer minor units (`gateway.core.money.to_minor` / `to_units`, exact both ways).
+The one table from core errors to (HTTP status, back-office code) lives here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from adapters.backoffice import schemas
+from gateway.core import errors, ledger, network, players
+from gateway.core.money import AmountError, to_minor, to_units
+from gateway.http.errors import ProtocolError
+
+VALIDATION_ERROR = "VALIDATION_ERROR"
+
+# core error → (HTTP status, back-office code); the most specific class in the MRO wins.
+ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
+    errors.Invalid: (400, VALIDATION_ERROR),
+    errors.Unbalanced: (400, VALIDATION_ERROR),
+    errors.CurrencyMismatch: (400, "CURRENCY_MISMATCH"),
+    errors.InsufficientFunds: (400, "INSUFFICIENT_FUNDS"),
+    errors.Forbidden: (403, "FORBIDDEN"),
+    errors.PlayerBlocked: (403, "PLAYER_BLOCKED"),
+    errors.NotFound: (404, "NOT_FOUND"),
+    errors.UnknownPlayer: (404, "NOT_FOUND"),
+    errors.IdempotencyConflict: (409, "IDEMPOTENCY_KEY_REUSED"),
+    errors.AlreadyReversed: (409, "ALREADY_REVERSED"),
+    ledger.AlreadyReversedTxn: (409, "ALREADY_REVERSED"),
+    errors.InvalidTransition: (409, "INVALID_STATE"),
+    errors.TicketClosed: (409, "INVALID_STATE"),
+    errors.NotReserved: (409, "INVALID_STATE"),
+    errors.DuplicateTicket: (409, "CONFLICT"),
+    errors.Busy: (409, "CONFLICT"),
+}
+# A refusal of a kind this table does not know yet: the request is refused, not a fault.
+UNMAPPED = (400, "REQUEST_REFUSED")
+
+_MONEY_FIELDS = ("balance", "available", "held", "amount")
+# The most one movement may carry, in minor units (10 trillion CRC, 10 million BTC): keeps
+# every balance far inside the 64-bit integers the ledger stores.
+MAX_MINOR = 10**15
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def error(status: int, code: str, message: str,
+          details: Mapping[str, Any] | None = None) -> ProtocolError:
+    """A back-office error: `{"success": false, "error": {"code", "message", "details"?}}`."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = dict(details)
+    return ProtocolError(status, {"success": False, "error": body}, reason=code.lower())
+
+
+def invalid(details: Mapping[str, Any]) -> ProtocolError:
+    return error(400, VALIDATION_ERROR, "Invalid request", details)
+
+
+def from_core(exc: errors.CoreError) -> ProtocolError:
+    status, code = next(
+        (ERROR_TABLE[kind] for kind in type(exc).__mro__ if kind in ERROR_TABLE), UNMAPPED)
+    message = exc.message[:1].upper() + exc.message[1:]
+    field = exc.details.get("field")
+    details = {field: [message]} if isinstance(field, str) else None
+    return error(status, code, message, details)
+
+
+@contextmanager
+def core_errors() -> Iterator[None]:
+    """Turn a core refusal raised inside the block into its back-office error."""
+    try:
+        yield
+    except errors.CoreError as exc:
+        raise from_core(exc) from None
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def decode(raw: bytes) -> Any:
+    """The JSON body, numbers with a fraction as `Decimal` (never float); empty means `{}`."""
+    if not raw or not raw.strip():
+        return {}
+    return json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
+
+
+def load(schema: Schema, raw: bytes) -> dict[str, Any]:
+    """Decode and validate a request body, or raise a 400 VALIDATION_ERROR."""
+    try:
+        payload = decode(raw)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise invalid({"body": ["Request body is not valid JSON."]}) from None
+    try:
+        return schemas.check(schema, payload)
+    except ValidationError as exc:
+        raise invalid(exc.normalized_messages()) from None
+
+
+def minor(amount: Decimal, currency: str, field: str = "amount") -> int:
+    """Units on the wire → minor units, exactly; excess decimals are a validation error."""
+    try:
+        value = to_minor(amount, currency)
+    except AmountError as exc:
+        raise invalid({field: [str(exc)]}) from None
+    if value > MAX_MINOR:
+        raise invalid({field: [f"Must be at most {to_units(MAX_MINOR, currency)} {currency}."]})
+    return value
+
+
+def new_banca(data: Mapping[str, Any]) -> network.NewBanca:
+    return network.NewBanca(name=data["name"].strip())
+
+
+def new_ventana(data: Mapping[str, Any]) -> network.NewVentana:
+    return network.NewVentana(banca_id=data["bancaId"], name=data["name"].strip(),
+                              commission_bps=data["commissionBps"])
+
+
+def new_vendedor(data: Mapping[str, Any]) -> network.NewVendedor:
+    return network.NewVendedor(ventana_id=data["ventanaId"], name=data["name"].strip(),
+                               commission_bps=data["commissionBps"])
+
+
+def new_player(data: Mapping[str, Any]) -> players.NewPlayer:
+    return players.NewPlayer(msisdn=data["msisdn"], lang=data["lang"],
+                             currency=data["currency"], external_id=data["externalId"],
+                             ventana_id=data["ventanaId"])
+
+
+def cash_movement(player_id: str, currency: str, data: Mapping[str, Any]) -> players.CashMovement:
+    return players.CashMovement(
+        player_id=player_id, amount=minor(data["amount"], currency), method=data["method"],
+        idempotency_key=data["idempotencyKey"], ventana_id=data["ventanaId"])
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+def envelope(data: Any, *, replayed: bool = False) -> dict[str, Any]:
+    """`{"success": true, "data": …}`, plus `meta.cached` when answered from the key store."""
+    body: dict[str, Any] = {"success": True, "data": data}
+    if replayed:
+        body["meta"] = {"cached": True}
+    return body
+
+
+def in_units(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A core result with its minor-unit money fields in units of its `currency`."""
+    out = dict(result)
+    for name in _MONEY_FIELDS:
+        if isinstance(out.get(name), int):
+            out[name] = to_units(out[name], out["currency"])
+    return out
+
+
+def token_out(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {"token": result["token"], "playerId": result["playerId"],
+            "expiresAt": result["expiresAt"], "tokenId": result["tokenId"]}

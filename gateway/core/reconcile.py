@@ -1,0 +1,401 @@
+"""Reconciliation: check every money invariant of SPEC section 10 against the database.
+
+`reconcile()` runs one SQL aggregate per invariant inside a single read-only snapshot
+(PostgreSQL `REPEATABLE READ READ ONLY`, a deferred read transaction on SQLite WAL), so the
+report describes one consistent moment even while the gateway keeps writing, and its cost is
+a few scans of the ledger tables, never a walk over entries in Python. Only the offending
+rows (at most `sample` per check) come back to Python, to be named in the report.
+
+A breach fails the report (`pamgate reconcile` exits 1). A player wallet below its floor is
+a *warning* instead ("player debt"): only the rollback of a settled win may do that. This
+module reads; it must never write or repair anything: a breach is for a human to examine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from peewee import JOIN, Expression, Select, Value, fn
+
+from gateway.core import tickets
+from gateway.core.betting import WALLET_PSPS
+from gateway.core.ledger import CREDIT, DEBIT
+from gateway.store.database import database, is_postgres
+from gateway.store.models import Account, Entry, Hold, LedgerTxn, Ticket
+
+SAMPLE = 10
+PLAYER_WALLET = "player_wallet"
+
+# Hook for retail payments (SPEC 6, `isFinal`): a retail ticket may become PAID below its
+# payout when the cashier finalises it. Once the ticket model gains that boolean column
+# under this name, `paid_tickets_fully_paid` accepts such tickets as complete; until then a
+# PAID ticket is complete only when `paid_amount == payout`.
+FINALISED_FIELD = "finalised"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One invariant: `ok`, and a one-line `detail` naming up to `SAMPLE` offenders."""
+
+    name: str
+    ok: bool
+    detail: str
+    count: int = 0  # offending rows (0 when ok)
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def breaches(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def check(self, name: str) -> Check:
+        for item in self.checks:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "totals": dict(self.totals),
+            "checks": [asdict(check) for check in self.checks],
+            "warnings": list(self.warnings),
+        }
+
+    def render(self) -> str:
+        verdict = "OK" if self.ok else f"BREACH ({len(self.breaches)} failed)"
+        lines = [f"pamgate reconciliation: {verdict}"]
+        if self.totals:
+            lines.append("  " + ", ".join(f"{name} {n}" for name, n in self.totals.items()))
+        width = max((len(check.name) for check in self.checks), default=0)
+        for check in self.checks:
+            mark = "ok    " if check.ok else "BREACH"
+            lines.append(f"  [{mark}] {check.name.ljust(width)}  {check.detail}")
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)}):")
+            lines.extend(f"  - {warning}" for warning in self.warnings)
+        return "\n".join(lines)
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """One consistent, read-only view of the database for several queries.
+
+    Inside an existing transaction the caller's view is used as it is.
+    """
+    if database.in_transaction():
+        yield
+        return
+    if is_postgres(database):
+        with database.atomic(isolation_level="REPEATABLE READ"):
+            database.execute_sql("SET TRANSACTION READ ONLY")
+            yield
+        return
+    with database.atomic():  # SQLite: a deferred transaction reads one WAL snapshot
+        yield
+
+
+def reconcile(*, sample: int = SAMPLE) -> Report:
+    """Check every invariant in one snapshot; see the module docstring."""
+    with read_snapshot():
+        report = Report(totals=_totals())
+        for run in _CHECKS:
+            report.checks.append(run(report, sample))
+        return report
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _offenders(query: Select, sample: int) -> tuple[list[tuple[Any, ...]], int]:
+    """Up to `sample` offending rows and how many there are in all."""
+    rows = list(query.limit(sample).tuples())
+    if len(rows) < sample:
+        return rows, len(rows)
+    return rows, query.order_by().limit(None).count()
+
+
+def _check(name: str, rows: Sequence[tuple[Any, ...]], count: int, ok_text: str,
+           what: str, describe: Callable[[tuple[Any, ...]], str]) -> Check:
+    if not count:
+        return Check(name, True, ok_text)
+    listed = "; ".join(describe(row) for row in rows)
+    more = f"; and {count - len(rows)} more" if count > len(rows) else ""
+    return Check(name, False, f"{count} {what}: {listed}{more}", count)
+
+
+def _totals() -> dict[str, int]:
+    return {
+        "accounts": Account.select().count(),
+        "transactions": LedgerTxn.select().count(),
+        "entries": Entry.select().count(),
+        "open_holds": Hold.select().where(Hold.status == "open").count(),
+        "tickets": Ticket.select().count(),
+    }
+
+
+# --- (a) every transaction balances per currency and has two entries or more -----------------
+
+
+def _transactions_balance(report: Report, sample: int) -> Check:
+    total = fn.SUM(Entry.amount)
+    query = (Entry.select(Entry.txn, Entry.currency, total)
+             .group_by(Entry.txn, Entry.currency)
+             .having(total != 0)
+             .order_by(Entry.txn, Entry.currency))
+    rows, count = _offenders(query, sample)
+    return _check("transactions_balance", rows, count,
+                  "every transaction's entries sum to zero per currency",
+                  "transaction/currency pairs do not sum to zero",
+                  lambda r: f"txn {r[0]} {r[1]} sums to {r[2]:+d}")
+
+
+def _transactions_have_two_entries(report: Report, sample: int) -> Check:
+    entries = fn.COUNT(Entry.id)
+    query = (LedgerTxn.select(LedgerTxn.id, LedgerTxn.kind, entries)
+             .join(Entry, JOIN.LEFT_OUTER, on=(Entry.txn == LedgerTxn.id))
+             .group_by(LedgerTxn.id, LedgerTxn.kind)
+             .having(entries < 2)
+             .order_by(LedgerTxn.id))
+    rows, count = _offenders(query, sample)
+    return _check("transactions_have_two_entries", rows, count,
+                  "every transaction has at least two entries",
+                  "transactions have fewer than two entries",
+                  lambda r: f"txn {r[0]} ({r[1]}) has {r[2]}")
+
+
+def _entry_currencies(report: Report, sample: int) -> Check:
+    query = (Entry.select(Entry.id, Entry.txn, Entry.currency, Account.code, Account.currency)
+             .join(Account, on=(Entry.account == Account.id))
+             .where(Entry.currency != Account.currency)
+             .order_by(Entry.id))
+    rows, count = _offenders(query, sample)
+    return _check("entry_currencies", rows, count,
+                  "every entry is in its account's currency",
+                  "entries are not in their account's currency",
+                  lambda r: f"entry {r[0]} of txn {r[1]} is {r[2]}, account {r[3]} is {r[4]}")
+
+
+# --- (b) cached balances equal the entries ---------------------------------------------------
+
+
+def _cached_balances(report: Report, sample: int) -> Check:
+    sums = (Entry.select(Entry.account.alias("account_id"), fn.SUM(Entry.amount).alias("total"))
+            .group_by(Entry.account)
+            .alias("sums"))
+    total = fn.COALESCE(sums.c.total, 0)
+    wrong = (
+        ((Account.normal_side == DEBIT) & (Account.balance != total))
+        | ((Account.normal_side == CREDIT) & (Account.balance + total != 0))
+        | Account.normal_side.not_in([DEBIT, CREDIT])
+    )
+    query = (Account.select(Account.id, Account.code, Account.normal_side, Account.balance,
+                            total)
+             .join(sums, JOIN.LEFT_OUTER, on=(sums.c.account_id == Account.id))
+             .where(wrong)
+             .order_by(Account.id))
+    rows, count = _offenders(query, sample)
+
+    def describe(r: tuple[Any, ...]) -> str:
+        expected = r[4] if r[2] == DEBIT else -r[4] if r[2] == CREDIT else None
+        return (f"account {r[0]} {r[1]} ({r[2]}-normal) caches {r[3]}, "
+                f"its entries give {expected}")
+
+    return _check("cached_balances", rows, count,
+                  "every cached balance equals the sum of its entries",
+                  "accounts' cached balances differ from their entries", describe)
+
+
+# --- (c) held amounts equal the open holds ------------------------------------------------------
+
+
+def _held_amounts(report: Report, sample: int) -> Check:
+    open_sums = (Hold.select(Hold.account.alias("account_id"), fn.SUM(Hold.amount).alias("total"))
+                 .where(Hold.status == "open")
+                 .group_by(Hold.account)
+                 .alias("open_sums"))
+    total = fn.COALESCE(open_sums.c.total, 0)
+    query = (Account.select(Account.id, Account.code, Account.held, total)
+             .join(open_sums, JOIN.LEFT_OUTER, on=(open_sums.c.account_id == Account.id))
+             .where((Account.held != total) | (Account.held < 0))
+             .order_by(Account.id))
+    rows, count = _offenders(query, sample)
+    bad_holds = (Hold.select(Hold.id, Hold.amount)
+                 .where((Hold.status == "open") & (Hold.amount <= 0))
+                 .order_by(Hold.id))
+    hold_rows, hold_count = _offenders(bad_holds, sample)
+    described = [f"account {r[0]} {r[1]} holds {r[2]}, its open holds sum to {r[3]}"
+                 for r in rows]
+    described += [f"open hold {r[0]} has non-positive amount {r[1]}" for r in hold_rows]
+    return _check("held_amounts", [(text,) for text in described[:sample]],
+                  count + hold_count,
+                  "every account's held amount equals its open holds and is not negative",
+                  "held amounts are wrong", lambda r: str(r[0]))
+
+
+# --- (d) open holds equal reserved wallet tickets --------------------------------------------
+
+
+def _holds_match_reserved_tickets(report: Report, sample: int) -> Check:
+    orphan_holds = (
+        Hold.select(Hold.id, Hold.reference, Hold.amount)
+        .join(Ticket, JOIN.LEFT_OUTER,
+              on=((Ticket.id == Hold.reference) & (Ticket.hold == Hold.id)
+                  & (Ticket.status == tickets.RESERVED)))
+        .where((Hold.status == "open") & Ticket.id.is_null())
+        .order_by(Hold.id)
+    )
+    closed_for_reserved = (
+        Ticket.select(Ticket.id, Ticket.hold, Hold.status)
+        .join(Hold, JOIN.LEFT_OUTER, on=(Hold.id == Ticket.hold))
+        .where((Ticket.status == tickets.RESERVED) & Ticket.hold.is_null(False)
+               & (Hold.id.is_null() | (Hold.status != "open")))
+        .order_by(Ticket.id)
+    )
+    # a reserved ticket paid from a wallet reserves its price with a hold (betting.place)
+    unheld_wallet_tickets = (
+        Ticket.select(Ticket.id, Ticket.price)
+        .where((Ticket.status == tickets.RESERVED) & Ticket.hold.is_null()
+               & Ticket.player.is_null(False) & (Ticket.price > 0)
+               & (Ticket.psp.is_null() | Ticket.psp.in_(list(WALLET_PSPS))))
+        .order_by(Ticket.id)
+    )
+    described: list[str] = []
+    count = 0
+    rows, n = _offenders(orphan_holds, sample)
+    count += n
+    described += [f"open hold {r[0]} ({r[2]}) is not the hold of a reserved ticket "
+                  f"(reference {r[1] or 'none'})" for r in rows]
+    rows, n = _offenders(closed_for_reserved, sample)
+    count += n
+    described += [f"reserved ticket {r[0]} names hold {r[1]}, which is {r[2] or 'missing'}"
+                  for r in rows]
+    rows, n = _offenders(unheld_wallet_tickets, sample)
+    count += n
+    described += [f"reserved wallet ticket {r[0]} ({r[1]}) has no hold" for r in rows]
+    return _check("holds_match_reserved_tickets", [(text,) for text in described[:sample]],
+                  count, "open holds and reserved wallet tickets match one to one",
+                  "holds and reserved tickets do not match", lambda r: str(r[0]))
+
+
+# --- (e), (f) ticket payments -------------------------------------------------------------------
+
+
+def _payments_within_payouts(report: Report, sample: int) -> Check:
+    query = (Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
+             .where((Ticket.paid_amount > Ticket.payout) | (Ticket.paid_amount < 0))
+             .order_by(Ticket.id))
+    rows, count = _offenders(query, sample)
+    return _check("payments_within_payouts", rows, count,
+                  "no ticket is paid more than its payout",
+                  "tickets are paid more than their payout (or a negative amount)",
+                  lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}")
+
+
+def _finalised() -> Expression | None:
+    """The condition under which a PAID ticket below its payout is complete (see
+    `FINALISED_FIELD`); None while no ticket can be finalised."""
+    column = Ticket._meta.fields.get(FINALISED_FIELD)
+    return None if column is None else (column == Value(True))
+
+
+def _paid_tickets_fully_paid(report: Report, sample: int) -> Check:
+    short = (Ticket.status == tickets.PAID) & (Ticket.paid_amount != Ticket.payout)
+    finalised = _finalised()
+    if finalised is not None:
+        short = short & ~finalised
+    query = (Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
+             .where(short)
+             .order_by(Ticket.id))
+    rows, count = _offenders(query, sample)
+    return _check("paid_tickets_fully_paid", rows, count,
+                  "every PAID ticket is fully paid or finalised",
+                  "PAID tickets are neither fully paid nor finalised",
+                  lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}")
+
+
+# --- (g) floors -------------------------------------------------------------------------------
+
+
+def _floors(report: Report, sample: int) -> Check:
+    below = Account.floor.is_null(False) & (Account.balance - Account.held < Account.floor)
+    columns = (Account.id, Account.code, Account.balance, Account.held, Account.floor)
+
+    def describe(r: tuple[Any, ...]) -> str:
+        return (f"account {r[0]} {r[1]} balance {r[2]} held {r[3]} available {r[2] - r[3]} "
+                f"below its floor {r[4]}")
+
+    debts, debt_count = _offenders(
+        Account.select(*columns).where(below & (Account.kind == PLAYER_WALLET))
+        .order_by(Account.id), sample)
+    report.warnings += [f"player debt: {describe(r)}" for r in debts]
+    if debt_count > len(debts):
+        report.warnings.append(f"player debt: and {debt_count - len(debts)} more wallets")
+    rows, count = _offenders(
+        Account.select(*columns).where(below & (Account.kind != PLAYER_WALLET))
+        .order_by(Account.id), sample)
+    return _check("floors", rows, count,
+                  "no account is below its floor (player debt is a warning)",
+                  "accounts are below their floor", describe)
+
+
+# --- (h) reversals mirror their originals -----------------------------------------------------
+
+
+def _reversals_mirror(report: Report, sample: int) -> Check:
+    """Each reversal's entries are its original's negated, entry for entry: as a multiset of
+    (account, currency, amount), reversal entries (+1) and negated originals (-1) cancel."""
+    reversal = LedgerTxn.alias("reversal")
+    own = (Entry.select(reversal.id.alias("rid"), Entry.account.alias("account_id"),
+                        Entry.currency.alias("currency"), Entry.amount.alias("amount"),
+                        Value(1).alias("side"))
+           .join(reversal, on=(Entry.txn == reversal.id))
+           .where(reversal.reverses.is_null(False)))
+    mirrored = (Entry.select(reversal.id.alias("rid"), Entry.account.alias("account_id"),
+                             Entry.currency.alias("currency"),
+                             (Value(0) - Entry.amount).alias("amount"),
+                             Value(-1).alias("side"))
+                .join(reversal, on=(Entry.txn == reversal.reverses)))
+    both = own.union_all(mirrored).alias("both")
+    excess = fn.SUM(both.c.side)
+    query = (both.select_from(both.c.rid, both.c.account_id, both.c.currency, both.c.amount,
+                              excess)
+             .group_by(both.c.rid, both.c.account_id, both.c.currency, both.c.amount)
+             .having(excess != 0)
+             .order_by(both.c.rid, both.c.account_id))
+    rows, count = _offenders(query, sample)
+
+    def describe(r: tuple[Any, ...]) -> str:
+        side = "extra in the reversal" if r[4] > 0 else "missing from the reversal"
+        return (f"reversal txn {r[0]}: {abs(r[4])} x {r[3]:+d} {r[2]} on account {r[1]} "
+                f"{side}")
+
+    return _check("reversals_mirror", rows, count,
+                  "every reversal mirrors the transaction it reverses",
+                  "reversal entries do not mirror their originals", describe)
+
+
+_CHECKS: tuple[Callable[[Report, int], Check], ...] = (
+    _transactions_balance,
+    _transactions_have_two_entries,
+    _entry_currencies,
+    _cached_balances,
+    _held_amounts,
+    _holds_match_reserved_tickets,
+    _payments_within_payouts,
+    _paid_tickets_fully_paid,
+    _floors,
+    _reversals_mirror,
+)

@@ -1,0 +1,72 @@
+"""Hand-written SQL for the hot paths (the ledger, the audit chain, idempotency, tickets).
+
+peewee builds SQL anew for every query, which costs more than the query itself on the
+paths every money movement takes. Here statements are plain text written once, in
+PostgreSQL's `%s` parameter style (turned into `?` for SQLite), cached per database.
+Only the core's hot paths use this; everything else uses peewee models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from gateway.store.database import database, is_postgres
+
+
+@lru_cache(maxsize=512)
+def _sqlite(text: str) -> str:
+    return text.replace("%s", "?")
+
+
+def execute(text: str, params: Sequence[Any] = ()) -> Any:
+    """Run one statement on the bound database; returns the DB-API cursor.
+
+    `text` is always a constant of this codebase (identifiers and placeholders only);
+    values travel as parameters.
+    """
+    sql = text if is_postgres(database) else _sqlite(text)
+    return database.execute_sql(sql, tuple(params))
+
+
+def for_update() -> str:
+    """The row-lock clause (SQLite's immediate transaction already serialises writers)."""
+    return " FOR UPDATE" if is_postgres(database) else ""
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...], rows: int, returning: bool) -> str:
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    # identifiers come from this codebase, values are parameters
+    text = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)  # noqa: S608
+    return text + (" RETURNING id" if returning else "")
+
+
+def insert_ignore(table: str, row: Mapping[str, Any]) -> bool:
+    """Insert one row unless it violates a unique constraint; True when inserted."""
+    text = _insert_sql(table, tuple(row), 1, False) + " ON CONFLICT DO NOTHING"
+    return bool(execute(text, list(row.values())).rowcount == 1)
+
+
+def insert(table: str, row: Mapping[str, Any], *, returning_id: bool = False) -> int | None:
+    """Insert one row; with `returning_id`, the new auto-increment id."""
+    columns = tuple(row)
+    cursor = execute(_insert_sql(table, columns, 1, returning_id and is_postgres(database)),
+                     list(row.values()))
+    if not returning_id:
+        return None
+    if is_postgres(database):
+        return int(cursor.fetchone()[0])
+    return int(cursor.lastrowid)
+
+
+def insert_many(table: str, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        execute(_insert_sql(table, columns, len(rows), False),
+                [value for row in rows for value in row])
+
+
+def placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
