@@ -237,9 +237,13 @@ def verify(
         raise SignatureError(MALFORMED, "signature is not 64 hex digits")
     check_window(sent_at, now=now, tolerance_s=tolerance_s)
     signature = signature.lower()
+    active = [k for k in keys if k.active]
+    # Fast path: the raw bytes are the first form tried and nearly always the one signed.
+    key = _matching_key(active, [_message(timestamp, body)], signature)
+    if key is not None:
+        return key
     messages = [_message(timestamp, form) for form in candidate_bodies(body)]
-
-    key = _matching_key([k for k in keys if k.active], messages, signature)
+    key = _matching_key(active, messages, signature)
     if key is not None:
         return key
     retired = _matching_key([k for k in keys if not k.active], messages, signature)

@@ -18,6 +18,7 @@ from gateway.core.idempotency import fingerprint
 from gateway.core.money import CURRENCIES
 from gateway.core.network import scope_of_ventana
 from gateway.core.principal import VENDEDOR, Principal, Scope
+from gateway.store import fastsql
 from gateway.store.database import locked
 from gateway.store.models import Player, PlayerToken, Vendedor, Ventana
 
@@ -132,8 +133,17 @@ def resolve_token(token: str, now: dt.datetime) -> Player:
 
 def resolve_player(ref: str, now: dt.datetime) -> Player:
     """A bet-engine `player_id`: our player id, the external id, or a live player token."""
-    player = Player.get_or_none(Player.id == ref) or Player.get_or_none(Player.external_id == ref)
-    return player if player is not None else resolve_token(ref, now)
+    row = fastsql.execute(
+        f"SELECT {_PLAYER_COLUMNS} FROM player WHERE id = %s OR external_id = %s "  # noqa: S608
+        "ORDER BY CASE WHEN id = %s THEN 0 ELSE 1 END LIMIT 1", (ref, ref, ref)).fetchone()
+    if row is not None:
+        return Player(**dict(zip(_PLAYER_FIELDS, row, strict=True)))
+    return resolve_token(ref, now)
+
+
+_PLAYER_FIELDS = ("id", "external_id", "msisdn", "lang", "currency", "blocked", "ventana",
+                  "created_at", "updated_at")
+_PLAYER_COLUMNS = ", ".join(f if f != "ventana" else "ventana_id" for f in _PLAYER_FIELDS)
 
 
 def identify(token: str, now: dt.datetime) -> dict[str, object]:
