@@ -17,7 +17,7 @@ from gateway.core.commands import Context, record_rejection
 from gateway.http.errors import ProtocolError
 from gateway.http.metrics import Metrics
 from gateway.logs import get_logger
-from signing import betstack
+from signing import betstack, standard_webhooks
 from signing.errors import STALE_TIMESTAMP, UNKNOWN_PARTNER, SignatureError
 from signing.keys import Partner
 
@@ -31,20 +31,33 @@ class PartnerGuard:
         self._metrics = metrics
 
     def betstack(self, req: falcon.Request, operator: str | None) -> Partner:
-        """Verify a Betstack-signed request for `operator`; returns the partner or raises."""
-        partner = self._partners.by_operator("betstack", operator) if operator else None
+        """Verify a request to a Betstack-protocol route for `operator`; returns the partner
+        or raises. The partner's own scheme decides the check: `betstack` (timestamp and
+        hex HMAC headers) or `standard-webhooks` (webhook-id/-timestamp/-signature)."""
+        partner = None
+        if operator:
+            partner = (self._partners.by_operator("betstack", operator)
+                       or self._partners.by_operator("standard-webhooks", operator))
         if partner is None:
             self._refuse(req, None, UNKNOWN_PARTNER)
         assert partner is not None
+        now = unix(self._clock.now())
         try:
-            betstack.verify(
-                partner.keys,
-                timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
-                signature=req.get_header(betstack.SIGNATURE_HEADER),
-                body=req.context.raw_body,
-                now=unix(self._clock.now()),
-                tolerance_s=partner.tolerance_s,
-            )
+            if partner.protocol == "standard-webhooks":
+                standard_webhooks.verify(
+                    partner.keys,
+                    msg_id=req.get_header(standard_webhooks.ID_HEADER),
+                    timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
+                    signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
+                    body=req.context.raw_body, now=now, tolerance_s=partner.tolerance_s,
+                )
+            else:
+                betstack.verify(
+                    partner.keys,
+                    timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
+                    signature=req.get_header(betstack.SIGNATURE_HEADER),
+                    body=req.context.raw_body, now=now, tolerance_s=partner.tolerance_s,
+                )
         except SignatureError as error:
             self._refuse(req, partner, error.reason)
         req.context.partner = partner.id

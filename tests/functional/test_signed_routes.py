@@ -151,3 +151,23 @@ def test_published_keys_are_public_ed25519(client):
     assert resp.status_code == 200
     (key,) = resp.json["keys"]
     assert key["alg"] == "Ed25519" and key["public_key"].startswith("whpk_") and key["active"]
+
+
+def test_a_partner_on_standard_webhooks_signs_with_ed25519(db, clock):
+    """A partner that chose Standard Webhooks calls /pam with webhook-* headers (v1a)."""
+    from signing import standard_webhooks
+    from signing.keys import generate_keypair, load_signing_key
+
+    secret, public = generate_keypair()
+    partner = Partner(id="sw", protocol="standard-webhooks", operator="acme",
+                      keys=(PartnerKey("k1", public),))
+    app = create_app(Config(env="test", partners=(partner,)), db=db, clock=clock)
+    client = falcon.testing.TestClient(app)
+    body = betstack.compact_json({"action": "identify",
+                                  "data": {"operator": "acme", "token": "unknown"}})
+    headers = standard_webhooks.headers("msg_1", unix(clock.now()), body,
+                                        ed25519_keys=[load_signing_key(secret)])
+    headers["operator-name"] = "acme"
+    assert _post(client, body, headers).json["code"] == 101  # authentic: reached identify
+    headers["webhook-timestamp"] = str(unix(clock.now()) + 1)
+    assert _post(client, body, headers).json["code"] == 109
