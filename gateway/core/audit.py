@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.store import fastsql
+from gateway.store.database import read_snapshot
 from gateway.store.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -97,7 +98,13 @@ class VerifyReport:
 
 
 def verify(batch: int = 5000) -> VerifyReport:
-    """Walk the chain in order: recompute every hash, find gaps, compare with the head."""
+    """Walk the chain in order: recompute every hash, find gaps, compare with the head,
+    all in one snapshot (appends may go on meanwhile)."""
+    with read_snapshot():
+        return _verify(batch)
+
+
+def _verify(batch: int) -> VerifyReport:
     report = VerifyReport()
     expected_seq, prev = 1, GENESIS
     last_seq = 0

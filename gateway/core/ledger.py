@@ -215,6 +215,11 @@ def reverse(
     allow_overdraft: Iterable[int] = (),
 ) -> LedgerTxn:
     """Post the mirror of `original` (every entry negated), linked to it; once only."""
+    _require_transaction()
+    # Lock the original first: of two concurrent reversals the second waits, then sees the
+    # first one's reversal (rather than failing on balances the first already changed).
+    fastsql.execute(f"SELECT id FROM ledger_txn WHERE id = %s{fastsql.for_update()}",  # noqa: S608
+                    (original.id,))
     if LedgerTxn.select().where(LedgerTxn.reverses == original.id).exists():
         raise AlreadyReversedTxn("transaction already reversed", txn=original.id)
     legs = [Leg(account=Account(id=e.account_id), amount=-e.amount)
@@ -222,12 +227,19 @@ def reverse(
     try:
         with database.atomic():
             return post(
-                kind or f"{original.kind}.reversal", legs, now=now, reference=original.reference,
+                kind or _reversal_kind(original.kind), legs, now=now,
+                reference=original.reference,
                 reverses=original, actor=actor, request_id=request_id, memo=memo,
                 allow_overdraft=allow_overdraft,
             )
     except IntegrityError:
         raise AlreadyReversedTxn("transaction already reversed", txn=original.id) from None
+
+
+def _reversal_kind(kind: str) -> str:
+    """`bet.win` → `bet.win.reversal`; reversing that again re-applies `bet.win`."""
+    suffix = ".reversal"
+    return kind.removesuffix(suffix) if kind.endswith(suffix) else kind + suffix
 
 
 # --- holds ---------------------------------------------------------------------------------
@@ -294,7 +306,10 @@ def post_hold(
     _require_transaction()
     if amount <= 0 or amount > hold.amount:
         raise Unbalanced("posted amount must be between 1 and the held amount")
-    closed = _close_hold(hold, "posted", now)
+    # Lock order everywhere: hold row, then every account of the movement ascending.
+    fresh = locked(Hold.select().where(Hold.id == hold.id)).get()
+    _lock([fresh.account_id, *(leg.account.id for leg in counter_legs)])
+    closed = _close_hold(fresh, "posted", now)
     account = Account.get_by_id(closed.account_id)
     debit = amount if account.normal_side == CREDIT else -amount
     txn = post(kind, [Leg(account, debit), *counter_legs], now=now, reference=reference,

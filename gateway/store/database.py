@@ -118,3 +118,20 @@ def locked(query: ModelSelect, *, nowait: bool = False, skip_locked: bool = Fals
     if is_postgres(query.model._meta.database):
         return query.for_update(nowait=nowait or None, skip_locked=skip_locked or None)
     return query
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """One consistent, read-only view of the database for several queries (reports and
+    verifications): PostgreSQL `REPEATABLE READ READ ONLY`, a deferred read transaction on
+    SQLite WAL. Inside an existing transaction the caller's view is used as it is."""
+    if database.in_transaction():
+        yield
+        return
+    if is_postgres(database):
+        with database.atomic(isolation_level="REPEATABLE READ"):
+            database.execute_sql("SET TRANSACTION READ ONLY")
+            yield
+        return
+    with database.atomic():
+        yield

@@ -107,7 +107,7 @@ class Account(BaseModel):
 
 class LedgerTxn(BaseModel):
     id = BigAutoField()
-    kind = CharField(max_length=40)
+    kind = CharField(max_length=60)
     reference = CharField(max_length=200, null=True, index=True)
     reverses = ForeignKeyField("self", null=True, unique=True, backref="reversals",
                                on_delete="RESTRICT")

@@ -373,6 +373,19 @@ def test_a_reversal_can_itself_be_reversed(db) -> None:
     assert reconcile().ok
 
 
+def test_reversal_chains_keep_a_kind_that_fits_the_column(db) -> None:
+    """Reversing a reversal (and so on) must not build a kind longer than the column
+    (`LedgerTxn.kind` is varchar(40): PostgreSQL refuses the insert, SQLite stores it)."""
+    wallet, cash = _wallet(db), _cash(db)
+    _deposit(db, wallet, cash, 100)
+    txn = _withdraw(db, wallet, cash, 100)  # "wallet.withdrawal": 17 characters
+    for _ in range(4):
+        with unit_of_work(db):
+            txn = ledger.reverse(txn, now=NOW, allow_overdraft=[wallet.id])
+        assert len(txn.kind) <= LedgerTxn.kind.max_length
+    assert _bal(wallet) == (0, 0, 0)
+
+
 # --- append-only --------------------------------------------------------------------------
 
 
