@@ -14,7 +14,8 @@ _config = load_config()
 
 bind = _config.bind
 workers = _config.workers
-worker_class = "sync"
+threads = _config.threads
+worker_class = "gthread" if threads > 1 else "sync"
 timeout = _config.timeout_s
 graceful_timeout = _config.graceful_timeout_s
 keepalive = 5

@@ -40,6 +40,7 @@ class Config:
     signing_keys: tuple[tuple[str, str, bool], ...] = (("demo", DEMO_SIGNING_KEY, True),)
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    threads: int = 1  # >1 switches gunicorn to gthread; measured slower on both databases
     timeout_s: int = 30
     graceful_timeout_s: int = 30
     log_level: str = "INFO"
@@ -152,6 +153,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         signing_keys=signing_keys,
         bind=environ.get("PAMGATE_BIND", "127.0.0.1:8000"),
         workers=_int(environ, "PAMGATE_WORKERS", 2, minimum=1),
+        threads=_int(environ, "PAMGATE_THREADS", 1, minimum=1),
         timeout_s=_int(environ, "PAMGATE_TIMEOUT_S", 30, minimum=1),
         graceful_timeout_s=_int(environ, "PAMGATE_GRACEFUL_TIMEOUT_S", 30, minimum=1),
         log_level=environ.get("PAMGATE_LOG_LEVEL", "INFO").upper(),
