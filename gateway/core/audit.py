@@ -81,8 +81,8 @@ def append(
     }
     row["prev_hash"] = head_hash
     row["hash"] = _digest(head_hash, _fields(row))
-    fastsql.insert("audit_record", row)
-    fastsql.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+    fastsql.insert_later("audit_record", row)
+    fastsql.defer("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
                     (row["seq"], row["hash"]))
     return int(row["seq"])
 

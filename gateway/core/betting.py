@@ -125,7 +125,7 @@ _FK_COLUMNS = ("player_id", "banca_id", "ventana_id", "vendedor_id", "hold_id")
 
 def _settle(ticket: Ticket, action: str, txn: Any, prev_status: str, prev_result: str,
             now: dt.datetime) -> None:
-    fastsql.insert("settlement", {
+    fastsql.insert_later("settlement", {
         "ticket_id": ticket.id, "generation": ticket.generation, "action": action,
         "txn_id": txn.id if txn is not None else None, "reversed_by_id": None,
         "prev_status": prev_status, "prev_result": prev_result, "created_at": now,
@@ -187,7 +187,7 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
             if (cmd.psp or "") in WALLET_PSPS and ticket.price > 0:
                 hold = ledger.place_hold(wallet, ticket.price, now=ctx.now,
                                          expires_at=ticket.expires_at, reference=ticket.id)
-                fastsql.execute("UPDATE ticket SET hold_id = %s WHERE id = %s",
+                fastsql.defer("UPDATE ticket SET hold_id = %s WHERE id = %s",
                                 (hold.id, ticket.id))
         elif ticket.price > 0:
             txn = ledger.post("bet.stake", [ledger.Leg(wallet, ticket.price),

@@ -62,7 +62,7 @@ def claim(scope: str, key: str, fp: str, now: dt.datetime) -> Replay | None:
 
 
 def complete(scope: str, key: str, status: int, result: Any) -> None:
-    fastsql.execute(
+    fastsql.defer(
         'UPDATE idempotency_record SET status_code = %s, response_body = %s '
         'WHERE scope = %s AND "key" = %s',
         (status, json.dumps(result, separators=(",", ":"), default=str), scope, key),

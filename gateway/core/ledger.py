@@ -194,7 +194,7 @@ def post(
     changed = sorted((account_id, delta) for account_id, delta in deltas.items() if delta)
     if changed:
         cases = " ".join("WHEN %s THEN %s" for _ in changed)
-        fastsql.execute(
+        fastsql.defer(
             f"UPDATE account SET balance = balance + CASE id {cases} ELSE 0 END "  # noqa: S608 - placeholders only
             f"WHERE id IN ({fastsql.placeholders(len(changed))})",
             [v for pair in changed for v in pair] + [account_id for account_id, _ in changed],

@@ -12,15 +12,94 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from peewee import Database, DatabaseProxy, ModelSelect, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    Database,
+    DatabaseProxy,
+    ModelSelect,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    __exception_wrapper__,
+)
 from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
+
+
+class _Pending(threading.local):
+    def __init__(self) -> None:
+        self.statements: list[bytes] = []
+        self.began = False  # BEGIN is among the pending statements
+
+
+class PipelinedPostgres(PooledPostgresqlDatabase):
+    """Pooled PostgreSQL that saves round trips inside a transaction.
+
+    `BEGIN` and the writes whose results nobody reads (`defer`) are held back and sent in
+    one round trip together with the next statement that needs an answer, or with
+    `COMMIT`. Order is kept, errors surface at that next statement (the transaction then
+    rolls back as usual), and a `ROLLBACK` drops what was never sent.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = _Pending()
+
+    def begin(self, isolation_level: Any = None) -> None:
+        if self.is_closed():  # connecting resets peewee's transaction state: do it now
+            self.connect()
+        level = isolation_level or self._isolation_level
+        statement = "BEGIN"
+        if level:
+            statement += " TRANSACTION ISOLATION LEVEL " + \
+                self._adapter.isolation_level_str(level)
+        self._pending.statements.append(statement.encode())
+        self._pending.began = True
+
+    def defer(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue a statement whose result is not needed (inside a transaction only)."""
+        if not self.in_transaction():
+            self.execute_sql(sql, params)
+            return
+        self._pending.statements.append(self.cursor().mogrify(sql, tuple(params)))
+
+    def _send(self, final: bytes | None) -> Any:
+        statements = self._pending.statements
+        batch = b";".join([*statements, *([final] if final is not None else [])])
+        statements.clear()
+        self._pending.began = False
+        with __exception_wrapper__:
+            cursor = self.cursor()
+            cursor.execute(batch)
+        return cursor
+
+    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        if not self._pending.statements:
+            return super()._execute_cursor(sql, params, **cursor_options)
+        final = self.cursor().mogrify(sql, tuple(params or ())) if params else sql.encode()
+        return self._send(final)
+
+    def commit(self) -> None:
+        if self._pending.statements:
+            self._send(b"COMMIT")
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        began = self._pending.began
+        self._pending.statements.clear()
+        self._pending.began = False
+        if not began:  # BEGIN reached the server: roll it back there
+            super().rollback()
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        self._pending.statements.clear()
+        self._pending.began = False
+        super()._close(conn, close_conn)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -47,7 +126,7 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
     }
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     name = unquote(parsed.path.lstrip("/")) or "postgres"
-    return PooledPostgresqlDatabase(
+    return PipelinedPostgres(
         name, max_connections=pool_size, stale_timeout=300, timeout=10,
         autoconnect=True, **kwargs,
     )

@@ -30,6 +30,17 @@ def execute(text: str, params: Sequence[Any] = ()) -> Any:
     return database.execute_sql(sql, tuple(params))
 
 
+def defer(text: str, params: Sequence[Any] = ()) -> None:
+    """A write whose result nobody reads: on PostgreSQL it rides along with the next
+    statement (see `PipelinedPostgres`); on SQLite, where a statement costs no round trip,
+    it runs at once."""
+    target = database.obj
+    if hasattr(target, "defer"):
+        target.defer(text, params)
+    else:
+        execute(text, params)
+
+
 def for_update() -> str:
     """The row-lock clause (SQLite's immediate transaction already serialises writers)."""
     return " FOR UPDATE" if is_postgres(database) else ""
@@ -62,10 +73,16 @@ def insert(table: str, row: Mapping[str, Any], *, returning_id: bool = False) ->
 
 
 def insert_many(table: str, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert rows whose ids nobody needs now (deferred, see `defer`)."""
     rows = list(rows)
     if rows:
-        execute(_insert_sql(table, columns, len(rows), False),
-                [value for row in rows for value in row])
+        defer(_insert_sql(table, columns, len(rows), False),
+              [value for row in rows for value in row])
+
+
+def insert_later(table: str, row: Mapping[str, Any]) -> None:
+    """Insert one row whose id nobody needs now (deferred, see `defer`)."""
+    defer(_insert_sql(table, tuple(row), 1, False), list(row.values()))
 
 
 def placeholders(count: int) -> str:
