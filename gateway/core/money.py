@@ -41,7 +41,14 @@ def to_minor(value: Decimal | int | str, currency: str) -> int:
     sign, digits, exp = amount.as_tuple()
     assert isinstance(exp, int)
     coefficient = int("".join(map(str, digits)) or "0")
+    if coefficient == 0:
+        return 0
+    # Refuse absurd exponents before computing a power of ten from them (CPU, not money).
+    if exp + len(digits) - 1 > 18:  # |amount| >= 10**19 units: beyond any 64-bit amount
+        raise AmountError("amount is too large")
     shift = exp + places
+    if -shift > len(digits):  # a non-zero digit lies past the currency's decimals
+        raise AmountError(f"{currency} allows at most {places} decimals, got {amount}")
     if shift >= 0:
         minor = coefficient * 10**shift
     elif coefficient % 10**-shift:

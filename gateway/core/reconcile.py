@@ -13,9 +13,9 @@ module reads; it must never write or repair anything: a breach is for a human to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from peewee import JOIN, Expression, Select, Value, fn
@@ -23,7 +23,7 @@ from peewee import JOIN, Expression, Select, Value, fn
 from gateway.core import tickets
 from gateway.core.betting import WALLET_PSPS
 from gateway.core.ledger import CREDIT, DEBIT
-from gateway.store.database import database, is_postgres
+from gateway.store.database import read_snapshot
 from gateway.store.models import Account, Entry, Hold, LedgerTxn, Ticket
 
 SAMPLE = 10
@@ -89,24 +89,6 @@ class Report:
         return "\n".join(lines)
 
 
-@contextmanager
-def read_snapshot() -> Iterator[None]:
-    """One consistent, read-only view of the database for several queries.
-
-    Inside an existing transaction the caller's view is used as it is.
-    """
-    if database.in_transaction():
-        yield
-        return
-    if is_postgres(database):
-        with database.atomic(isolation_level="REPEATABLE READ"):
-            database.execute_sql("SET TRANSACTION READ ONLY")
-            yield
-        return
-    with database.atomic():  # SQLite: a deferred transaction reads one WAL snapshot
-        yield
-
-
 def reconcile(*, sample: int = SAMPLE) -> Report:
     """Check every invariant in one snapshot; see the module docstring."""
     with read_snapshot():
@@ -120,8 +102,10 @@ def reconcile(*, sample: int = SAMPLE) -> Report:
 
 
 def _offenders(query: Select, sample: int) -> tuple[list[tuple[Any, ...]], int]:
-    """Up to `sample` offending rows and how many there are in all."""
-    rows = list(query.limit(sample).tuples())
+    """Up to `sample` offending rows and how many there are in all. PostgreSQL sums bigints
+    as `numeric`: such values (always whole minor units here) come back as `int`."""
+    rows = [tuple(int(v) if isinstance(v, Decimal) else v for v in row)
+            for row in query.limit(sample).tuples()]
     if len(rows) < sample:
         return rows, len(rows)
     return rows, query.order_by().limit(None).count()

@@ -16,8 +16,7 @@ from peewee import DatabaseError
 
 from gateway.core import audit
 from gateway.core.audit import GENESIS, Actor
-from gateway.core.reconcile import read_snapshot
-from gateway.store.database import database, is_postgres, unit_of_work
+from gateway.store.database import database, is_postgres, read_snapshot, unit_of_work
 from gateway.store.models import AuditHead, AuditRecord
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0, 123456)

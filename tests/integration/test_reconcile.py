@@ -16,6 +16,7 @@ from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.core.players import CashMovement, NewPlayer, create_player, move_cash
 from gateway.core.principal import ADMIN, Principal
 from gateway.core.reconcile import Report, reconcile
+from gateway.store import fastsql
 from gateway.store.database import database, unit_of_work
 from gateway.store.models import Account, Hold, LedgerTxn, Player, Ticket
 
@@ -60,16 +61,15 @@ def _ticket(status: str, **fields: object) -> Ticket:
 def _raw_txn(db, kind: str, entries: list[tuple[int, int, str]],
              reverses: int | None = None) -> int:
     """A transaction written with plain SQL, as a bug outside the ledger would write it."""
-    reverses_sql = "NULL" if reverses is None else str(int(reverses))
     with db.atomic():
-        txn_id = db.execute_sql(
-            "INSERT INTO ledger_txn (kind, reverses_id, created_at) "
-            f"VALUES ('{kind}', {reverses_sql}, '2026-11-21 12:00:00') RETURNING id"
+        txn_id = fastsql.execute(
+            "INSERT INTO ledger_txn (kind, reverses_id, created_at) VALUES (%s, %s, %s) "
+            "RETURNING id", (kind, reverses, NOW),
         ).fetchone()[0]
         for account_id, amount, currency in entries:
-            db.execute_sql(
+            fastsql.execute(
                 "INSERT INTO entry (txn_id, account_id, amount, currency) "
-                f"VALUES ({int(txn_id)}, {int(account_id)}, {int(amount)}, '{currency}')"
+                "VALUES (%s, %s, %s, %s)", (txn_id, account_id, amount, currency),
             )
     return int(txn_id)
 
@@ -94,10 +94,10 @@ def test_an_empty_database_reconciles(db) -> None:
 def test_books_written_through_the_ledger_reconcile(db) -> None:
     wallet, cash = _wallet(), _cash()
     stakes = _account("operator:op:stakes:MXN", "house_stakes", CREDIT)
-    deposit = _post("wallet.deposit", Leg(wallet, -5000), Leg(cash, 5000))
-    _post("wallet.withdrawal", Leg(wallet, 1000), Leg(cash, -1000))
+    _post("wallet.deposit", Leg(wallet, -5000), Leg(cash, 5000))
+    withdrawal = _post("wallet.withdrawal", Leg(wallet, 1000), Leg(cash, -1000))
     with unit_of_work(database):
-        ledger.reverse(LedgerTxn.get_by_id(deposit.id), now=NOW)
+        ledger.reverse(LedgerTxn.get_by_id(withdrawal.id), now=NOW)
         _post("wallet.deposit", Leg(wallet, -2000), Leg(cash, 2000))
         ticket = _ticket(tickets.RESERVED, price=700, stake=700)
         hold = ledger.place_hold(wallet, 700, now=NOW, reference=ticket.id)

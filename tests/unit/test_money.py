@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -83,6 +84,25 @@ def test_amounts_beyond_64_bits_are_refused() -> None:
     """Money columns are 64-bit integers; a larger amount must not reach the database."""
     with pytest.raises(AmountError):
         to_minor(Decimal("100000000000000000000"), "MXN")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1E+5000000", AmountError), ("-1E+5000000", AmountError), ("1E-5000000", AmountError),
+     ("0E+5000000", 0), ("0E-5000000", 0)],
+)
+def test_huge_exponents_are_judged_without_huge_arithmetic(value: str,
+                                                           expected: object) -> None:
+    """Eleven characters of input must not make `to_minor` build a five-million-digit
+    integer (seconds of CPU; `1E+100000000` takes minutes): an amount beyond 64 bits, or a
+    digit beyond the currency's decimals, is known from the exponent alone."""
+    start = time.perf_counter()
+    if expected is AmountError:
+        with pytest.raises(AmountError):
+            to_minor(value, "MXN")
+    else:
+        assert to_minor(value, "MXN") == expected
+    assert time.perf_counter() - start < 0.25
 
 
 @pytest.mark.parametrize("value", [10.5, 0.1, 1.0, float("nan"), True])

@@ -1,0 +1,124 @@
+"""The operator verbs `pamgate reconcile`, `pamgate audit verify` and `pamgate prune`, run
+in-process against the test database: what they print and the exit status a cron job or a
+monitoring check acts on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import main
+from gateway.core import audit, ledger
+from gateway.core.audit import Actor
+from gateway.core.clock import SystemClock
+from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
+from gateway.store.database import bind, unit_of_work
+from gateway.store.models import Account, AuditHead, IdempotencyRecord
+
+NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
+
+
+@pytest.fixture
+def pamgate(db: Any, db_url: str, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]) -> Any:
+    """`pamgate(*argv)` → (exit status, stdout), with DATABASE_URL naming the test database.
+    The CLI binds the models to a database of its own; the test's is bound back after."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("PAMGATE_LOG_FORMAT", "json")
+
+    def run(*argv: str) -> tuple[int, str]:
+        capsys.readouterr()
+        try:
+            status = main(list(argv))
+        finally:
+            bind(db)
+        return status, capsys.readouterr().out
+
+    return run
+
+
+def _books(db: Any) -> tuple[Account, Account]:
+    with unit_of_work(db):
+        wallet = ledger.ensure_account(
+            AccountSpec("player:ana:wallet:MXN", "player_wallet", "MXN", CREDIT, 0), NOW)
+        cash = ledger.ensure_account(AccountSpec("house:cash:MXN", "house_cash", "MXN", DEBIT),
+                                     NOW)
+        ledger.post("wallet.deposit", [Leg(wallet, -2500), Leg(cash, 2500)], now=NOW)
+        audit.append(Actor("user", "cashier-1"), "PLAYER_DEPOSIT", now=NOW, target_id="ana")
+    return wallet, cash
+
+
+def test_reconcile_exits_0_on_clean_books(db, pamgate) -> None:
+    _books(db)
+    status, out = pamgate("reconcile")
+    assert status == 0
+    assert out.splitlines()[0] == "pamgate reconciliation: OK"
+    assert "accounts 2, transactions 1, entries 2" in out
+
+
+def test_reconcile_exits_1_on_a_breach(db, pamgate) -> None:
+    wallet, _ = _books(db)
+    with unit_of_work(db):
+        Account.update(balance=999_999).where(Account.id == wallet.id).execute()
+    status, out = pamgate("reconcile")
+    assert status == 1
+    assert out.splitlines()[0] == "pamgate reconciliation: BREACH (1 failed)"
+    assert "[BREACH] cached_balances" in out
+    assert "caches 999999, its entries give 2500" in out
+
+
+def test_reconcile_prints_json_on_request(db, pamgate) -> None:
+    wallet, cash = _books(db)
+    with unit_of_work(db):  # a rolled-back win: player debt, a warning only
+        ledger.post("bet.win.reversal", [Leg(wallet, 3000), Leg(cash, -3000)], now=NOW,
+                    allow_overdraft=[wallet.id])
+    status, out = pamgate("reconcile", "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["ok"] is True
+    assert len(report["checks"]) == 10
+    assert report["warnings"][0].startswith("player debt: ")
+
+
+def test_audit_verify_exits_0_on_an_intact_chain(db, pamgate) -> None:
+    _books(db)
+    status, out = pamgate("audit", "verify")
+    assert status == 0
+    assert out.strip() == "audit chain: 1 rows checked, 0 problems"
+
+
+def test_audit_verify_exits_1_when_rows_were_removed(db, pamgate) -> None:
+    _books(db)
+    with unit_of_work(db):  # as if the chain's last row had been deleted
+        AuditHead.update(seq=AuditHead.seq + 1).execute()
+    status, out = pamgate("audit", "verify")
+    assert status == 1
+    assert "audit chain: 1 rows checked, 1 problems" in out
+    assert "rows were removed" in out
+
+
+def test_prune_deletes_idempotency_records_past_retention(db, pamgate) -> None:
+    now = SystemClock().now()
+    with unit_of_work(db):
+        for days, key in ((400, "ancient"), (121, "expired"), (119, "kept"), (0, "fresh")):
+            IdempotencyRecord.create(scope="s", key=key, fingerprint="f", status_code=201,
+                                     response_body="{}", created_at=now - dt.timedelta(days=days))
+    status, out = pamgate("prune")
+    assert status == 0
+    assert out.startswith("deleted 2 idempotency records created before ")
+    assert out.rstrip().endswith("(retention 120 days)")
+    assert sorted(r.key for r in IdempotencyRecord.select()) == ["fresh", "kept"]
+
+
+def test_verbs_refuse_a_database_that_is_not_migrated(tmp_path: Path, monkeypatch,
+                                                      capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    for argv in (["reconcile"], ["audit", "verify"], ["prune"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "schema is at version 0" in err
+        assert "pamgate migrate" in err
