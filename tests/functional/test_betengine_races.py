@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import falcon.testing
 
+from gateway.core import reconcile
 from gateway.store.models import Entry, LedgerTxn
 from tests import factories as f
 
@@ -37,6 +38,7 @@ def test_32_identical_creates_debit_once(app, db, clock):
     assert results == [(200, "")] * THREADS
     assert f.wallet(clock, pid).balance == 9_500
     assert LedgerTxn.select().where(LedgerTxn.kind == "bet.stake").count() == 1
+    assert reconcile.reconcile().ok
 
 
 def test_32_identical_wins_credit_once(app, db, clock):
@@ -47,6 +49,7 @@ def test_32_identical_wins_credit_once(app, db, clock):
     assert results == [(200, "")] * THREADS
     assert f.wallet(clock, pid).balance == 9_500 + 2602
     assert LedgerTxn.select().where(LedgerTxn.kind == "bet.win").count() == 1
+    assert reconcile.reconcile().ok
 
 
 def test_many_tickets_racing_on_one_wallet_never_overdraw(app, db, clock):
@@ -69,3 +72,4 @@ def test_many_tickets_racing_on_one_wallet_never_overdraw(app, db, clock):
     assert codes.count(400) == THREADS - 4
     assert f.wallet(clock, pid).balance == 0
     assert sum(e.amount for e in Entry.select()) == 0
+    assert reconcile.reconcile().ok
