@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from gateway.core.errors import CoreError, InsufficientFunds, NotFound, Unbalanced
 from gateway.store import fastsql
@@ -55,6 +55,11 @@ class AccountSpec:
     floor: int | None = None
     owner_type: str | None = None
     owner_id: str | None = None
+    caches_balance: bool = True
+
+    def __post_init__(self) -> None:
+        if self.floor is not None and not self.caches_balance:
+            raise ValueError("an account with a floor must cache its balance")
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ def ensure_account(spec: AccountSpec, now: dt.datetime) -> Account:
                 account = Account.create(
                     code=spec.code, kind=spec.kind, currency=spec.currency,
                     normal_side=spec.normal_side, floor=spec.floor, owner_type=spec.owner_type,
-                    owner_id=spec.owner_id, created_at=now,
+                    owner_id=spec.owner_id, caches_balance=spec.caches_balance,
+                    created_at=now,
                 )
         except IntegrityError:
             account = Account.get(Account.code == spec.code)
@@ -114,21 +120,28 @@ def ensure_account(spec: AccountSpec, now: dt.datetime) -> Account:
 
 @dataclass
 class _Row:
-    """An account row as `post` needs it, read under lock."""
+    """An account row as `post` needs it; balance and held read under lock when cached."""
 
     id: int
     code: str
     currency: str
     normal_side: str
     floor: int | None
-    balance: int
-    held: int
+    caches_balance: bool
+    balance: int = 0
+    held: int = 0
+
+
+_COLUMNS = "id, code, currency, normal_side, floor, caches_balance, balance, held"
 
 
 def _lock(account_ids: Iterable[int]) -> dict[int, _Row]:
+    """Lock the rows (ascending ids) of accounts that cache their balance."""
     ids = sorted(set(account_ids))
+    if not ids:
+        return {}
     cursor = fastsql.execute(
-        "SELECT id, code, currency, normal_side, floor, balance, held FROM account "  # noqa: S608 - placeholders only
+        f"SELECT {_COLUMNS} FROM account "  # noqa: S608 - placeholders only
         f"WHERE id IN ({fastsql.placeholders(len(ids))}) ORDER BY id{fastsql.for_update()}",
         ids,
     )
@@ -138,9 +151,38 @@ def _lock(account_ids: Iterable[int]) -> dict[int, _Row]:
     return found
 
 
+def _rows(legs: Sequence[Leg]) -> dict[int, _Row]:
+    """Every account of the movement: cached ones locked and read, busy house accounts
+    described from their (immutable) metadata without touching their row."""
+    rows: dict[int, _Row] = {}
+    unknown: list[int] = []
+    for leg in legs:
+        a = leg.account
+        if a.currency is None or a.caches_balance is None:  # a bare Account(id=…)
+            unknown.append(a.id)
+        elif not a.caches_balance:
+            rows[a.id] = _Row(a.id, a.code, a.currency, a.normal_side, a.floor, False)
+    if unknown:
+        cursor = fastsql.execute(
+            f"SELECT {_COLUMNS} FROM account "  # noqa: S608 - placeholders only
+            f"WHERE id IN ({fastsql.placeholders(len(set(unknown)))})", sorted(set(unknown)))
+        for row in cursor.fetchall():
+            if not row[5]:
+                rows[row[0]] = _Row(*row[:6])
+    cached = {leg.account.id for leg in legs} - set(rows)
+    rows.update(_lock(cached))
+    if len(rows) != len({leg.account.id for leg in legs}):
+        raise NotFound("account not found")
+    return rows
+
+
 def balance_of(account: Account) -> Balance:
     row = Account.get_by_id(account.id)
-    return Balance(balance=row.balance, held=row.held)
+    if row.caches_balance:
+        return Balance(balance=row.balance, held=row.held)
+    total = Entry.select(fn.COALESCE(fn.SUM(Entry.amount), 0)).where(
+        Entry.account == row.id).scalar()
+    return Balance(balance=int(total) if row.normal_side == DEBIT else -int(total), held=0)
 
 
 def post(
@@ -164,7 +206,7 @@ def post(
     legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2:
         raise Unbalanced("a transaction needs at least two non-zero entries")
-    accounts = _lock(leg.account.id for leg in legs)
+    accounts = _rows(legs)
     per_currency: dict[str, int] = defaultdict(int)
     deltas: dict[int, int] = defaultdict(int)
     for leg in legs:
@@ -191,7 +233,8 @@ def post(
     fastsql.insert_many("entry", ("txn_id", "account_id", "amount", "currency"), [
         (txn_id, leg.account.id, leg.amount, accounts[leg.account.id].currency) for leg in legs
     ])
-    changed = sorted((account_id, delta) for account_id, delta in deltas.items() if delta)
+    changed = sorted((account_id, delta) for account_id, delta in deltas.items()
+                     if delta and accounts[account_id].caches_balance)
     if changed:
         cases = " ".join("WHEN %s THEN %s" for _ in changed)
         fastsql.defer(
@@ -258,6 +301,8 @@ def place_hold(
     if amount <= 0:
         raise Unbalanced("a hold must be positive")
     locked_account = _lock([account.id])[account.id]
+    if not locked_account.caches_balance:
+        raise Unbalanced("holds need an account that caches its balance")
     available = locked_account.balance - locked_account.held
     if locked_account.floor is not None and available - amount < locked_account.floor:
         raise InsufficientFunds(

@@ -180,9 +180,11 @@ def _cached_balances(report: Report, sample: int) -> Check:
             .group_by(Entry.account)
             .alias("sums"))
     total = fn.COALESCE(sums.c.total, 0)
+    cached = Account.caches_balance == True  # noqa: E712 - SQL comparison
     wrong = (
-        ((Account.normal_side == DEBIT) & (Account.balance != total))
-        | ((Account.normal_side == CREDIT) & (Account.balance + total != 0))
+        (cached & (Account.normal_side == DEBIT) & (Account.balance != total))
+        | (cached & (Account.normal_side == CREDIT) & (Account.balance + total != 0))
+        | (~cached & ((Account.balance != 0) | (Account.held != 0)))
         | Account.normal_side.not_in([DEBIT, CREDIT])
     )
     query = (Account.select(Account.id, Account.code, Account.normal_side, Account.balance,

@@ -98,6 +98,9 @@ class Account(BaseModel):
     currency = CharField(max_length=3)
     normal_side = CharField(max_length=6)  # "debit" | "credit"
     floor = BigIntegerField(null=True)  # None: may go negative (house and clearing accounts)
+    # False for busy house accounts: never row-locked, `balance` stays 0 and the balance is
+    # the sum of the entries (so thousands of tickets do not queue on one row).
+    caches_balance = BooleanField(default=True)
     balance = BigIntegerField(default=0)
     held = BigIntegerField(default=0)
     owner_type = CharField(max_length=20, null=True)
