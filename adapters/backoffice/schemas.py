@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from adapters.text import Text
 from gateway.core.money import CURRENCIES
 
 CASH_METHODS = ("cash", "transfer", "check", "other", "system")
@@ -64,7 +65,7 @@ class StrictBoolean(fields.Boolean):
 
 
 def _name() -> fields.String:
-    return fields.String(required=True, validate=[
+    return Text(required=True, validate=[
         validate.Length(min=1, max=200),
         validate.Regexp(r"\s*\S", error="Must not be blank."),
     ])
@@ -72,8 +73,8 @@ def _name() -> fields.String:
 
 def _id(*, required: bool = True) -> fields.String:
     if required:
-        return fields.String(required=True, validate=validate.Length(min=1, max=36))
-    return fields.String(load_default=None, allow_none=True,
+        return Text(required=True, validate=validate.Length(min=1, max=36))
+    return Text(load_default=None, allow_none=True,
                          validate=validate.Length(min=1, max=36))
 
 
@@ -103,12 +104,12 @@ class NewVendedor(_Strict):
 
 
 class NewPlayer(_Strict):
-    externalId = fields.String(load_default=None, allow_none=True,
+    externalId = Text(load_default=None, allow_none=True,
                                validate=validate.Length(min=1, max=100))
-    msisdn = fields.String(required=True, validate=validate.Regexp(
+    msisdn = Text(required=True, validate=validate.Regexp(
         r"^\+?[0-9]{7,15}$", error="Must be a phone number of 7 to 15 digits."))
-    lang = fields.String(required=True, validate=validate.OneOf(LANGS))
-    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
+    lang = Text(required=True, validate=validate.OneOf(LANGS))
+    currency = Text(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
     ventanaId = _id(required=False)
 
 
@@ -118,8 +119,8 @@ class NewToken(_Strict):
 
 class CashMovement(_Strict):
     amount = Amount(required=True)
-    method = fields.String(load_default="cash", validate=validate.OneOf(CASH_METHODS))
-    idempotencyKey = fields.String(required=True, validate=validate.Length(min=8, max=100))
+    method = Text(load_default="cash", validate=validate.OneOf(CASH_METHODS))
+    idempotencyKey = Text(required=True, validate=validate.Length(min=8, max=100))
     ventanaId = _id(required=False)
 
 

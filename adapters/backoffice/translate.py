@@ -18,7 +18,7 @@ from marshmallow import Schema, ValidationError
 
 from adapters.backoffice import schemas
 from gateway.core import errors, ledger, network, players
-from gateway.core.money import AmountError, to_minor, to_units
+from gateway.core.money import MAX_WIRE_MINOR, AmountError, to_minor, to_units
 from gateway.http.errors import ProtocolError
 
 VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -48,7 +48,7 @@ UNMAPPED = (400, "REQUEST_REFUSED")
 _MONEY_FIELDS = ("balance", "available", "held", "amount")
 # The most one movement may carry, in minor units (10 trillion CRC, 10 million BTC): keeps
 # every balance far inside the 64-bit integers the ledger stores.
-MAX_MINOR = 10**15
+MAX_MINOR = MAX_WIRE_MINOR
 
 
 # --- errors --------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ class TicketCollection(_Base):
         partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
         try:
             limit = req.get_param_as_int("limit", min_value=1, max_value=100, default=10)
-            skip = req.get_param_as_int("skip", min_value=0, default=0)
+            skip = req.get_param_as_int("skip", min_value=0, max_value=2**31 - 1, default=0)
         except falcon.HTTPBadRequest:
             raise translate.invalid({"limit": ["limit must be 1..100 and skip >= 0"]}) from None
         statuses: list[str] = []

@@ -9,16 +9,35 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from adapters.text import Text
+from gateway.core.money import MAX_WIRE_MINOR
+
 
 def cents() -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=0), load_default=None)
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_WIRE_MINOR),
+                          load_default=None)
+
+
+def rate() -> fields.Decimal:
+    """A percentage such as `wht` 10 or `ext` 12.5: kept as written, never money."""
+    return fields.Decimal(load_default=None, allow_none=True,
+                          validate=[validate.Range(min=0, max=100), _digits(12)])
+
+
+def _digits(limit: int) -> validate.Validator:
+    def check(value: object) -> bool:
+        if len(str(value)) > limit:
+            raise ValidationError(f"At most {limit} characters.")
+        return True
+
+    return check  # type: ignore[return-value]
 
 
 class Envelope(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    action = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    action = Text(required=True, validate=validate.Length(min=1, max=60))
     data = fields.Dict(load_default=dict)
 
 
@@ -26,8 +45,8 @@ class IdentifyData(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    operator = fields.String(required=True)
-    token = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    operator = Text(required=True)
+    token = Text(required=True, validate=validate.Length(min=1, max=500))
 
 
 class TicketData(Schema):
@@ -36,19 +55,19 @@ class TicketData(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    operator = fields.String(required=True)
-    ticket_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    ticket_code = fields.String(load_default=None, allow_none=True,
+    operator = Text(required=True)
+    ticket_id = Text(required=True, validate=validate.Length(min=1, max=100))
+    ticket_code = Text(load_default=None, allow_none=True,
                                 validate=validate.Length(max=40))
-    player_id = fields.String(load_default=None, allow_none=True,
+    player_id = Text(load_default=None, allow_none=True,
                               validate=validate.Length(max=500))
-    currency = fields.String(load_default=None, allow_none=True,
+    currency = Text(load_default=None, allow_none=True,
                              validate=validate.Length(equal=3))
-    ticket_type = fields.String(load_default=None, allow_none=True,
+    ticket_type = Text(load_default=None, allow_none=True,
                                 validate=validate.Length(max=30))
-    psp = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
-    atag = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    rtag = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    psp = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    atag = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    rtag = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     # current money model (cents) …
     price = cents()
     stake = cents()
@@ -56,9 +75,9 @@ class TicketData(Schema):
     ext_amount = cents()
     gross_payout = cents()
     net_payout = cents()
-    wht = fields.Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    ext = fields.Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    ext_type = fields.String(load_default=None, allow_none=True,
+    wht = rate()
+    ext = rate()
+    ext_type = Text(load_default=None, allow_none=True,
                              validate=validate.OneOf(["inclusive", "exclusive"]))
     # … and the older one
     tax = cents()

@@ -52,6 +52,10 @@ def _fields(record: AuditRecord | dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cut(text: str | None, width: int) -> str | None:
+    return None if text is None else text[:width]
+
+
 def append(
     actor: Actor,
     action: str,
@@ -67,16 +71,16 @@ def append(
     lock = fastsql.for_update()
     head_seq, head_hash = fastsql.execute(
         f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}").fetchone()  # noqa: S608
-    row: dict[str, Any] = {
+    row: dict[str, Any] = {  # free text cut to its column, so no input can fail the insert
         "seq": head_seq + 1,
         "at": now.replace(microsecond=(now.microsecond // 1000) * 1000),
-        "actor_type": actor.type,
-        "actor_id": actor.id,
-        "action": action,
-        "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id),
-        "result": result,
-        "request_id": request_id,
+        "actor_type": actor.type[:20],
+        "actor_id": _cut(actor.id, 120),
+        "action": action[:60],
+        "target_type": _cut(target_type, 40),
+        "target_id": _cut(None if target_id is None else str(target_id), 120),
+        "result": result[:40],
+        "request_id": _cut(request_id, 64),
         "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str),
     }
     row["prev_hash"] = head_hash

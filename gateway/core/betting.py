@@ -102,6 +102,15 @@ class TicketEvent:
                             "refund": self.refund, "currency": self.currency})
 
 
+def _without_token(raw: dict[str, Any], player: Any) -> dict[str, Any]:
+    """The partner's message as kept on the ticket; a player token used as `player_id` is
+    replaced by the player id (tokens are stored only as hashes)."""
+    ref = raw.get("player_id")
+    if ref is None or ref in (player.id, player.external_id):
+        return raw
+    return {**raw, "player_id": player.id}
+
+
 def _scope(operator: str) -> str:
     return f"betstack:{operator}"
 
@@ -175,7 +184,8 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
             "expires_at": (ctx.now + dt.timedelta(seconds=reserve_ttl_s)) if cmd.reserve
             else None,
             "tombstone": False, "fingerprint": fp,
-            "raw": json.dumps(cmd.raw, separators=(",", ":"), default=str),
+            "raw": json.dumps(_without_token(cmd.raw, player), separators=(",", ":"),
+                              default=str),
             "created_at": ctx.now, "updated_at": ctx.now,
         }
         if not fastsql.insert_ignore("ticket", row):
@@ -227,7 +237,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str) -> Ticket:
         ticket = _find_for_paid(operator, identifier)
         state["ticket"] = ticket
         if ticket.status != tickets.RESERVED:
-            if ticket.status == tickets.OPEN and _was_paid(ticket):
+            if _was_paid(ticket):  # a repeat, whatever happened to the ticket since
                 return Done(200, {"repeat": True})
             raise NotReserved("Ticket has to have `reserved` status in order to do this action")
         if ticket.hold_id:
@@ -319,7 +329,8 @@ def handle(ctx: Context, event: TicketEvent) -> Outcome:
         ticket = _lock_ticket(event.operator, event.ticket_id)
         if ticket is None and event.action == "ticket_discard":
             ticket = _tombstone(ctx, event)
-        if ticket is None:
+        if ticket is None or (ticket.tombstone and event.action != "ticket_discard"):
+            # a tombstone only answers discards; for everything else the ticket is unknown
             raise TicketNotFound(f"Ticket with `{event.ticket_id}` identifier is not found",
                                  ticket=event.ticket_id)
         state["ticket"] = ticket
@@ -331,9 +342,10 @@ def handle(ctx: Context, event: TicketEvent) -> Outcome:
             raise TicketClosed("ticket closed")
         if event.currency and event.currency != ticket.currency and not ticket.tombstone:
             raise CurrencyMismatch("currency mismatch")
-        handler(ctx, ticket, event)
+        changed = handler(ctx, ticket, event)
         return Done(200, {}, details={"ticket_uuid": ticket.id,
-                                      "generation": state["generation"]})
+                                      "generation": state["generation"]},
+                    remember=changed is not False)
 
     def key() -> IdemKey:
         # the key names the settlement generation, known once the ticket row is locked
@@ -377,9 +389,9 @@ def _on_update(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
         raise Invalid("ticket_update needs the new amounts")
     d_price, d_stake, d_ext = (new.price - ticket.price, new.stake - ticket.stake,
                                new.ext_amount - ticket.ext_amount)
-    if ticket.status == tickets.RESERVED and ticket.hold_id:
-        old = Hold.get_by_id(ticket.hold_id)
-        ledger.release_hold(old, now=ctx.now)
+    if ticket.status == tickets.RESERVED and (ticket.psp or "") in WALLET_PSPS:
+        if ticket.hold_id:
+            _release(ticket, ctx.now)
         if new.price > 0:
             hold = ledger.place_hold(_wallet(ticket, ctx.now), new.price, now=ctx.now,
                                      expires_at=ticket.expires_at, reference=ticket.id)
@@ -472,8 +484,8 @@ def _release(ticket: Ticket, now: dt.datetime) -> None:
 
 
 def _on_discard(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
-    if ticket.tombstone:
-        return
+    if ticket.tombstone or ticket.status == tickets.EXPIRED:
+        return  # nothing held any more: answer 200 so the bet engine stops retrying
     if ticket.status == tickets.RESERVED:
         _release(ticket, ctx.now)
     elif ticket.status == tickets.OPEN:
@@ -491,14 +503,17 @@ def _on_discard(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     _save(ticket, ctx.now)
 
 
-def _on_rollback(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
+def _on_rollback(ctx: Context, ticket: Ticket, event: TicketEvent) -> bool:
+    """Undo the last settlement of this generation; False when there is nothing to undo
+    (answered 200, and not remembered: a later real rollback in this generation must run).
+    A refunded *reservation* never took money, so there is nothing to reopen."""
     last = (Settlement.select()
             .where((Settlement.ticket == ticket.id) & Settlement.action.in_(SETTLING)
                    & (Settlement.generation == ticket.generation)
                    & Settlement.reversed_by.is_null(True))
             .order_by(Settlement.id.desc()).first())
-    if last is None:
-        return  # nothing to undo
+    if last is None or last.prev_status == tickets.RESERVED:
+        return False
     reversal = None
     if last.txn_id is not None:
         wallet = _wallet(ticket, ctx.now)
@@ -515,6 +530,7 @@ def _on_rollback(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     ticket.paid_amount = 0
     ticket.generation += 1
     _save(ticket, ctx.now)
+    return True
 
 
 def _on_closed(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:

@@ -44,6 +44,10 @@ class Done:
     result: Any
     target_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # False when the command turned out to be a no-op whose answer must not be replayed
+    # for this key later (a rollback with nothing to undo: the key names a generation in
+    # which a real settlement, and then a real rollback, may still come).
+    remember: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ def run(
                     return Outcome(replay.status, replay.result, replayed=True)
             done = body()
             if idem is not None:
-                idempotency.complete(idem.scope, idem.key, done.status, done.result)
+                if done.remember:
+                    idempotency.complete(idem.scope, idem.key, done.status, done.result)
+                else:
+                    idempotency.forget(idem.scope, idem.key)
             audit.append(ctx.actor, action, now=ctx.now, result="ok", target_type=target_type,
                          target_id=done.target_id or target_id, request_id=ctx.request_id,
                          details=done.details)

@@ -69,6 +69,12 @@ def complete(scope: str, key: str, status: int, result: Any) -> None:
     )
 
 
+def forget(scope: str, key: str) -> None:
+    """Drop a key claimed in this transaction (its command turned out to be a no-op)."""
+    fastsql.defer('DELETE FROM idempotency_record WHERE scope = %s AND "key" = %s',
+                  (scope, key))
+
+
 def prune(before: dt.datetime) -> int:
     """Delete records created before `before` (kept at least 120 days by configuration)."""
     return IdempotencyRecord.delete().where(IdempotencyRecord.created_at < before).execute()

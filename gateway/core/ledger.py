@@ -351,9 +351,10 @@ def post_hold(
     _require_transaction()
     if amount <= 0 or amount > hold.amount:
         raise Unbalanced("posted amount must be between 1 and the held amount")
-    # Lock order everywhere: hold row, then every account of the movement ascending.
+    # Lock order everywhere: the hold row, then every account of the movement that is
+    # locked at all (those caching their balance), ascending, as `post` will.
     fresh = locked(Hold.select().where(Hold.id == hold.id)).get()
-    _lock([fresh.account_id, *(leg.account.id for leg in counter_legs)])
+    _rows([Leg(Account(id=fresh.account_id), 0), *counter_legs])
     closed = _close_hold(fresh, "posted", now)
     account = Account.get_by_id(closed.account_id)
     debit = amount if account.normal_side == CREDIT else -amount

@@ -12,6 +12,9 @@ CURRENCIES: dict[str, int] = {"MXN": 2, "CRC": 2, "USD": 2, "EUR": 2, "BTC": 8}
 
 
 MAX_MINOR = 2**63 - 1  # money columns are signed 64-bit integers
+# Largest amount one wire field may carry (10 trillion units of a 2-decimal currency):
+# far above any real bet or payment, far below where sums of a few fields could overflow.
+MAX_WIRE_MINOR = 10**15
 
 
 class AmountError(ValueError):

@@ -142,8 +142,9 @@ def is_postgres(db: Database | DatabaseProxy) -> bool:
     return isinstance(target, PostgresqlDatabase)
 
 
-class _FileLock(threading.local):
-    """An exclusive `flock` on `<database>.lock`, one open file per thread.
+class _FileLock:
+    """Writers to one SQLite file queue here: a mutex among this process's threads, then
+    an exclusive `flock` on `<database>.lock` among processes (one descriptor per process).
 
     SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5, 10 …
     100 ms), which turns two busy gunicorn workers into long tail latencies. Queuing the
@@ -153,16 +154,27 @@ class _FileLock(threading.local):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.fd: int | None = None
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
 
     def acquire(self) -> None:
-        if self.fd is None:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self._mutex.acquire()
+        try:
+            if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
 
     def release(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
 
 
 _LOCKS: dict[str, _FileLock] = {}
@@ -175,7 +187,9 @@ def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
         with target.atomic(lock_type="IMMEDIATE") as txn:
             yield txn
         return
-    lock = _LOCKS.setdefault(path, _FileLock(path + ".lock"))
+    lock = _LOCKS.get(path)
+    if lock is None:
+        lock = _LOCKS.setdefault(path, _FileLock(path + ".lock"))
     lock.acquire()
     try:
         with target.atomic(lock_type="IMMEDIATE") as txn:
