@@ -1,6 +1,6 @@
-"""Review findings (Betstack edge cases, state machine, bad input).
+"""Edge cases found in review (Betstack edge cases, state machine, bad input).
 
-Each failing test names a bug in its docstring; passing tests pin down behaviour that was
+Each regression test names the bug it guards against; the others pin down behaviour that was
 checked and found correct."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def _win_data(ticket_id: str) -> dict:
 
 
 def test_rollback_of_refunded_reservation_must_not_reopen_an_unpaid_ticket(client, clock):
-    """BUG (money created): `_on_rollback` (gateway/core/betting.py) always moves the ticket
+    """Regression (money created): `_on_rollback` (gateway/core/betting.py) always moves the ticket
     back to OPEN. A `ticket_refund` of a RESERVED wallet ticket only released the hold
     (settlement with txn None, prev_status RESERVED); rolling it back marks it `.undone`
     and reopens the ticket as OPEN although the player never paid. A following
@@ -38,7 +38,7 @@ def test_rollback_of_refunded_reservation_must_not_reopen_an_unpaid_ticket(clien
 
 def test_update_of_zero_price_wallet_reservation_then_paid_must_charge_the_wallet(client,
                                                                                   clock):
-    """BUG (money created): a wallet reservation (`psp` empty/wallet) with price 0 gets no
+    """Regression (money created): a wallet reservation (`psp` empty/wallet) with price 0 gets no
     hold. `_on_update` only re-places a hold when `ticket.hold_id` is set, so an update of a
     jackpot reservation to price 500 places none; `mark_paid` then takes the
     `elif ticket.price > 0` branch and books the 500 to `psp:external:clearing` — the
@@ -61,7 +61,7 @@ def test_update_of_zero_price_wallet_reservation_then_paid_must_charge_the_walle
 
 
 def test_paid_repeat_after_the_ticket_settled_still_answers_200(client, clock):
-    """BUG (retry safety, SPEC §4 "A repeat on an already-paid ticket returns 200 with the
+    """Regression (retry safety, SPEC §4 "A repeat on an already-paid ticket returns 200 with the
     same ticket"): `mark_paid` only treats a repeat as such when the ticket is still OPEN.
     Once the paid ticket was settled (lost → EVALUATED, won → PAID, closed …) a retried
     `/paid` answers 400 code 117, telling Betstack the payment failed.
@@ -79,7 +79,7 @@ def test_paid_repeat_after_the_ticket_settled_still_answers_200(client, clock):
 
 
 def test_amount_beyond_bigint_is_a_validation_error_not_500(client, clock):
-    """BUG (500 to bad input): Betstack money fields are `Integer(strict, min=0)` with no
+    """Regression (500 to bad input): Betstack money fields are `Integer(strict, min=0)` with no
     upper bound. 10**19 cents overflows BIGINT: SQLite raises OverflowError binding it,
     PostgreSQL NumericValueOutOfRange at the ticket insert → 500 `internal_error`.
     Fix: `validate.Range(min=0, max=2**63 - 1)` (or a saner business cap, e.g. 10**15) in
@@ -94,7 +94,7 @@ def test_amount_beyond_bigint_is_a_validation_error_not_500(client, clock):
 
 
 def test_long_rate_decimal_is_a_validation_error_not_500(client, clock):
-    """BUG (500 to bad input, PostgreSQL only): `wht`/`ext` are `fields.Decimal` with no
+    """Regression (500 to bad input, PostgreSQL only): `wht`/`ext` are `fields.Decimal` with no
     length limit but stored in `CharField(max_length=20)`; a rate such as
     `10.1234567890123456789` (22 chars) passes the schema and PostgreSQL refuses the
     insert (`value too long for type character varying(20)`) → 500. SQLite ignores
@@ -115,7 +115,7 @@ def test_long_rate_decimal_is_a_validation_error_not_500(client, clock):
 
 
 def test_paid_with_long_identifier_is_not_500(client, clock):
-    """BUG (500 to bad input, PostgreSQL only): `/be/tickets/{identifier}/paid` takes an
+    """Regression (500 to bad input, PostgreSQL only): `/be/tickets/{identifier}/paid` takes an
     unbounded identifier; the refusal is audited with `target_id=identifier` and
     `audit_record.target_id` is VARCHAR(120). PostgreSQL refuses the (deferred) insert at
     COMMIT of `record_rejection` → 500 instead of 400 code 102. The same applies to the
@@ -157,7 +157,7 @@ def test_discard_after_win_rollback_refunds_the_stake_once(client, clock):
 
 
 def test_repeated_rollback_does_not_swallow_the_next_generations_rollback(client, clock):
-    """BUG (money lost/kept, idempotency): the idempotency key of a rollback is
+    """Regression (money lost/kept, idempotency): the idempotency key of a rollback is
     `ticket_rollback:{id}:{generation}` with the generation read *before* the rollback.
     A retried (or concurrent duplicate) rollback arrives after the first one bumped the
     generation to 1, finds nothing to undo, answers 200 — and stores that no-op result
@@ -185,7 +185,7 @@ def test_repeated_rollback_does_not_swallow_the_next_generations_rollback(client
 
 
 def test_ticket_list_with_huge_skip_is_not_500(client, clock):
-    """BUG (500 to bad input): `GET /be/tickets` reads `skip` with `get_param_as_int(min=0)`
+    """Regression (500 to bad input): `GET /be/tickets` reads `skip` with `get_param_as_int(min=0)`
     and no upper bound; `skip=10**20` reaches OFFSET and overflows (SQLite OverflowError,
     PostgreSQL `bigint out of range`) → 500.
     Fix: `max_value=2**31 - 1` (or any sane cap) on `skip` in `TicketCollection.on_get`."""
@@ -194,7 +194,7 @@ def test_ticket_list_with_huge_skip_is_not_500(client, clock):
 
 
 def test_nul_character_in_a_string_field_is_not_500(client, clock):
-    """BUG (500 to bad input, PostgreSQL only): Betstack string fields accept U+0000
+    """Regression (500 to bad input, PostgreSQL only): Betstack string fields accept U+0000
     (`fields.String`); psycopg2 refuses NUL in a text parameter ("A string literal cannot
     contain NUL (0x00) characters", a ValueError) → 500 on PostgreSQL.
     Fix: reject `\\x00` in every Betstack string field (a shared validator in

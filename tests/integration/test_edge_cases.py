@@ -49,7 +49,7 @@ def _ev(ticket_id):
 
 
 def test_concurrent_duplicate_rollbacks_then_resettle_and_rollback(app, db, clock):
-    """BUG (same root cause as the functional test of repeated rollbacks): concurrent
+    """Regression (same root cause as the functional test of repeated rollbacks): concurrent
     duplicates of one `ticket_rollback` reverse the win once (correct), but every
     duplicate that waited on the ticket lock claims `ticket_rollback:{id}:1` with a no-op
     result, so the next real rollback (of the generation-1 win) is replayed and reverses
@@ -146,7 +146,7 @@ def test_paid_racing_the_expiry_sweeper_moves_money_once(app, db, clock):
 
 
 def test_sqlite_writer_lock_does_not_leak_a_descriptor_per_thread(db, clock):
-    """BUG (fd leak, SQLite only): `_FileLock` is a `threading.local` that opens
+    """Regression (fd leak, SQLite only): `_FileLock` is a `threading.local` that opens
     `<db>.lock` once per thread and never closes it; when a thread ends its descriptor is
     lost (the int is garbage-collected, the OS fd stays open). Any code that writes from
     short-lived threads (ThreadPoolExecutor in tools/tests, a gthread worker whose
