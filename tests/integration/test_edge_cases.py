@@ -1,6 +1,6 @@
-"""Review findings: races on one ticket (PostgreSQL row locks, SQLite file lock) and the
-SQLite writer lock itself. Failing tests name their bug in the docstring; passing ones pin
-down behaviour that was checked and found correct."""
+"""Edge cases found in review: races on one ticket (PostgreSQL row locks, SQLite file lock)
+and the SQLite writer lock itself. Regression tests name the bug they guard against; the
+others pin down behaviour that was checked and found correct."""
 
 from __future__ import annotations
 
