@@ -198,8 +198,10 @@ def bench_backend(label: str, url: str, args: argparse.Namespace, work: Path) ->
         peak = run_wrk(port, req_file, args.duration)
         now = unix(SystemClock().now())
         fresh = [signed_line(player_ids[i % len(player_ids)], now)
-                 for i in range(int(peak["rps"] / 2 * args.latency_seconds) + 10)]
-        latency = paced_latency(port, fresh, max(peak["rps"] / 2, 1.0), args.latency_seconds)
+                 for i in range(int(max(args.latency_rate, peak["rps"] / 2)
+                                    * args.latency_seconds) + 10)]
+        rate = args.latency_rate or max(peak["rps"] / 2, 1.0)
+        latency = paced_latency(port, fresh, rate, args.latency_seconds)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -232,6 +234,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=60_000)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--latency-rate", type=float, default=0.0,
+                        help="pace the latency run at this rate (default: half the peak)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is required: apt-get install wrk", file=sys.stderr)

@@ -107,10 +107,6 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
     "cache_size": -16000,
-    # Checkpoint every ~40 MB of WAL instead of ~4 MB: hot pages (the audit head, busy
-    # wallets) are copied back once per checkpoint instead of once per few hundred commits.
-    "wal_autocheckpoint": 10000,
-    "journal_size_limit": 64 * 1024 * 1024,
 }
 
 
