@@ -18,6 +18,7 @@ from adapters.backoffice import resources as backoffice
 from adapters.betengine import resources as betengine
 from config.partners import PartnerDirectory
 from config.settings import Config
+from gateway.core import ledger
 from gateway.core.clock import Clock, SystemClock
 from gateway.http import errors
 from gateway.http.auth import Authenticator, TokenService
@@ -122,6 +123,8 @@ def create_app(
     http: requests.Session | None = None,
 ) -> GatewayApp:
     services = build_services(config, db=db, clock=clock, keys=keys, http=http)
+    counter = services.metrics.ledger_transactions
+    ledger.observe_commits(services.db, lambda kind: counter.labels(kind=kind).inc())
     app = GatewayApp(
         middleware=[
             RequestContext(services.metrics),

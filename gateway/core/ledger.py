@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -86,6 +86,15 @@ def _require_transaction() -> None:
 # transaction commits (accounts are never deleted and their code, currency, side and floor
 # never change; balances are always re-read under lock by `post`).
 _KNOWN: WeakKeyDictionary[Any, dict[str, Account]] = WeakKeyDictionary()
+
+
+# Callbacks told the kind of every committed ledger transaction, per database (metrics).
+_OBSERVERS: WeakKeyDictionary[Any, list[Callable[[str], None]]] = WeakKeyDictionary()
+
+
+def observe_commits(db: Any, callback: Callable[[str], None]) -> None:
+    """Call `callback(kind)` after each ledger transaction on `db` commits."""
+    _OBSERVERS.setdefault(db, []).append(callback)
 
 
 def _known() -> dict[str, Account]:
@@ -244,6 +253,9 @@ def post(
         )
     txn = LedgerTxn(id=txn_id, kind=kind, reference=reference, reverses=reverses, actor=actor,
                     request_id=request_id, memo=memo, created_at=now)
+    observers = _OBSERVERS.get(database.obj)
+    if observers:
+        database.after_commit(lambda: [notify(kind) for notify in observers])
     return txn
 
 

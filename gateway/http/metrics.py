@@ -10,7 +10,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
@@ -43,14 +42,6 @@ class Metrics:
         self.ledger_transactions = Counter(
             "pamgate_ledger_transactions_total", "Ledger transactions committed",
             ["kind"], registry=self.registry,
-        )
-        self.outbox_depth = Gauge(
-            "pamgate_outbox_depth", "Outbox messages waiting, by state", ["state"],
-            registry=self.registry, multiprocess_mode="livemax",
-        )
-        self.outbox_failures = Counter(
-            "pamgate_outbox_delivery_failures_total", "Failed outbound deliveries",
-            ["provider"], registry=self.registry,
         )
 
     def render(self) -> tuple[bytes, str]:

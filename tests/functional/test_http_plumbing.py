@@ -107,3 +107,16 @@ def test_metrics_are_prometheus_text(client):
     resp = client.simulate_get("/metrics")
     assert resp.status_code == 200
     assert 'pamgate_http_requests_total{method="GET",route="/healthz",status="200"}' in resp.text
+
+
+def test_committed_ledger_transactions_are_counted_by_kind(client, clock):
+    from tests import factories as f
+
+    pid = f.player(clock, balance=1_000)
+    assert f.pam(client, clock, "ticket_create", f.ticket_data("M-1", pid)).status_code == 200
+    refused = f.pam(client, clock, "ticket_create",
+                    f.ticket_data("M-2", pid, price=5_056, stake=5_000))
+    assert refused.status_code == 400
+    text = client.simulate_get("/metrics").text
+    assert 'pamgate_ledger_transactions_total{kind="bet.stake"} 1.0' in text
+    assert 'pamgate_ledger_transactions_total{kind="wallet.deposit"} 1.0' in text
