@@ -217,12 +217,13 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
 # --- paid (reserved → open) --------------------------------------------------------------
 
 
-def _find_for_paid(operator: str, identifier: str) -> Ticket:
+def _find(operator: str, identifier: str, *, lock: bool = False) -> Ticket:
+    """A ticket by id or code; another operator's ticket is Forbidden (403), none is 102."""
     query = Ticket.select().where(
         (Ticket.channel == CHANNEL) & (Ticket.tombstone == False)  # noqa: E712
         & ((Ticket.external_id == identifier) | (Ticket.code == identifier))
     ).order_by(Ticket.created_at.desc())
-    rows = list(locked(query))
+    rows = list(locked(query) if lock else query)
     if not rows:
         raise TicketNotFound(f"Ticket with `{identifier}` identifier is not found",
                              identifier=identifier)
@@ -238,7 +239,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str) -> Ticket:
     _expire_if_due(operator, identifier, ctx.now)
 
     def body() -> Done:
-        ticket = _find_for_paid(operator, identifier)
+        ticket = _find(operator, identifier, lock=True)
         state["ticket"] = ticket
         if ticket.status != tickets.RESERVED:
             if _was_paid(ticket):  # a repeat, whatever happened to the ticket since
@@ -277,8 +278,6 @@ def _expire_if_due(operator: str, identifier: str, now: dt.datetime) -> None:
         )).first()
         if ticket is not None:
             _expire(ticket, now)
-            audit.append(Actor("system", "expiry"), "ticket_expire", now=now,
-                         target_type="ticket", target_id=ticket.external_id)
 
 
 def _was_paid(ticket: Ticket) -> bool:
@@ -291,12 +290,12 @@ def _was_paid(ticket: Ticket) -> bool:
 
 
 def _expire(ticket: Ticket, now: dt.datetime) -> None:
-    if ticket.hold_id:
-        hold = Hold.get_by_id(ticket.hold_id)
-        if hold.status == "open":
-            ledger.release_hold(hold, now=now, expired=True)
+    """RESERVED → EXPIRED, its wallet hold released as expired, audited (system actor)."""
+    _release(ticket, now, expired=True)
     tickets.move(ticket, tickets.EXPIRED)
     _save(ticket, now)
+    audit.append(Actor("system", "expiry"), "ticket_expire", now=now,
+                 target_type="ticket", target_id=ticket.external_id)
 
 
 def expire_reservations(now: dt.datetime, *, limit: int = 200) -> int:
@@ -310,9 +309,6 @@ def expire_reservations(now: dt.datetime, *, limit: int = 200) -> int:
         ))
         for ticket in due:
             _expire(ticket, now)
-        for ticket in due:
-            audit.append(Actor("system", "expiry"), "ticket_expire", now=now,
-                         target_type="ticket", target_id=ticket.external_id)
     return len(due)
 
 
@@ -480,11 +476,11 @@ def _on_refund(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     _settle(ticket, "ticket_refund", txn, prev_status, prev_result, ctx.now)
 
 
-def _release(ticket: Ticket, now: dt.datetime) -> None:
+def _release(ticket: Ticket, now: dt.datetime, *, expired: bool = False) -> None:
     if ticket.hold_id:
         hold = Hold.get_by_id(ticket.hold_id)
         if hold.status == "open":
-            ledger.release_hold(hold, now=now)
+            ledger.release_hold(hold, now=now, expired=expired)
 
 
 def _on_discard(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
@@ -560,17 +556,7 @@ _HANDLERS = {
 
 
 def get_ticket(operator: str, identifier: str) -> Ticket:
-    query = Ticket.select().where(
-        (Ticket.channel == CHANNEL) & (Ticket.tombstone == False)  # noqa: E712
-        & ((Ticket.external_id == identifier) | (Ticket.code == identifier))
-    ).order_by(Ticket.created_at.desc())
-    rows = list(query)
-    if not rows:
-        raise TicketNotFound(f"Ticket with `{identifier}` identifier is not found")
-    own = [t for t in rows if t.operator == operator]
-    if not own:
-        raise Forbidden("ticket belongs to another operator")
-    return own[0]
+    return _find(operator, identifier)
 
 
 def list_tickets(operator: str, *, limit: int, skip: int, user_id: str | None = None,

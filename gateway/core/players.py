@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.core import accounts, ledger
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
@@ -197,7 +198,7 @@ def _cash_window(principal: Principal, requested: str | None) -> str | None:
 def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit: bool) -> Outcome:
     """Deposit (window cash → wallet) or withdrawal (wallet → window cash), idempotent."""
     action = "PLAYER_DEPOSIT" if deposit else "PLAYER_WITHDRAWAL"
-    state: dict[str, str | None] = {}
+    state: dict[str, Any] = {}
 
     def authorize() -> None:
         # inside the command's transaction, so a refusal is audited
@@ -207,7 +208,7 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
         window = _cash_window(principal, cmd.ventana_id)
         if not principal.is_admin and player.ventana_id != window:
             raise Forbidden("player belongs to another window")
-        state["window"] = window
+        state["window"], state["player"] = window, player
 
     idem = IdemKey(
         scope=f"user:{principal.user_id}",
@@ -217,8 +218,7 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
     )
 
     def body() -> Done:
-        window = state["window"]
-        fresh = get_player(cmd.player_id)
+        window, fresh = state["window"], state["player"]
         wallet = accounts.player_wallet(fresh.id, fresh.currency, ctx.now)
         cash = (accounts.window_cash(window, fresh.currency, ctx.now) if window
                 else accounts.house_cash(fresh.currency, ctx.now))
