@@ -52,13 +52,6 @@ def redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
     return event
 
 
-def mask_msisdn(msisdn: str | None) -> str | None:
-    """Phone numbers appear in logs only as their last 3 digits."""
-    if not msisdn:
-        return msisdn
-    return "*" * max(len(msisdn) - 3, 0) + msisdn[-3:]
-
-
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,

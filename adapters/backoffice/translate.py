@@ -17,7 +17,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from adapters.backoffice import schemas
-from gateway.core import errors, ledger, network, players
+from gateway.core import errors, network, players
 from gateway.core.money import MAX_WIRE_MINOR, AmountError, to_minor, to_units
 from gateway.http.errors import ProtocolError
 
@@ -35,7 +35,6 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
     errors.UnknownPlayer: (404, "NOT_FOUND"),
     errors.IdempotencyConflict: (409, "IDEMPOTENCY_KEY_REUSED"),
     errors.AlreadyReversed: (409, "ALREADY_REVERSED"),
-    ledger.AlreadyReversedTxn: (409, "ALREADY_REVERSED"),
     errors.InvalidTransition: (409, "INVALID_STATE"),
     errors.TicketClosed: (409, "INVALID_STATE"),
     errors.NotReserved: (409, "INVALID_STATE"),

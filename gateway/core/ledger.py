@@ -25,17 +25,13 @@ from weakref import WeakKeyDictionary
 
 from peewee import IntegrityError, fn
 
-from gateway.core.errors import CoreError, InsufficientFunds, NotFound, Unbalanced
+from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds, NotFound, Unbalanced
 from gateway.store import fastsql
 from gateway.store.database import database, locked
 from gateway.store.models import Account, Entry, Hold, LedgerTxn
 
 DEBIT = "debit"
 CREDIT = "credit"
-
-
-class AlreadyReversedTxn(CoreError):
-    code = "already_reversed"
 
 
 @dataclass(frozen=True)
@@ -276,7 +272,7 @@ def reverse(
     fastsql.execute(f"SELECT id FROM ledger_txn WHERE id = %s{fastsql.for_update()}",  # noqa: S608
                     (original.id,))
     if LedgerTxn.select().where(LedgerTxn.reverses == original.id).exists():
-        raise AlreadyReversedTxn("transaction already reversed", txn=original.id)
+        raise AlreadyReversed("transaction already reversed", txn=original.id)
     legs = [Leg(account=Account(id=e.account_id), amount=-e.amount)
             for e in Entry.select().where(Entry.txn == original.id).order_by(Entry.id)]
     try:
@@ -288,7 +284,7 @@ def reverse(
                 allow_overdraft=allow_overdraft,
             )
     except IntegrityError:
-        raise AlreadyReversedTxn("transaction already reversed", txn=original.id) from None
+        raise AlreadyReversed("transaction already reversed", txn=original.id) from None
 
 
 def _reversal_kind(kind: str) -> str:

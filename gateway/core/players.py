@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.core import accounts, ledger
+from gateway.core.clock import iso
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
 from gateway.core.errors import Forbidden, Invalid, NotFound, PlayerBlocked, UnknownPlayer
 from gateway.core.idempotency import fingerprint
@@ -118,7 +119,7 @@ def issue_token(ctx: Context, principal: Principal, player_id: str,
             expires_at=ctx.now + ttl, created_by=principal.user_id, created_at=ctx.now,
         )
         return Done(201, {"token": token, "playerId": player.id,
-                          "expiresAt": row.expires_at.isoformat() + "Z", "tokenId": row.id},
+                          "expiresAt": iso(row.expires_at), "tokenId": row.id},
                     target_id=player.id, details={"token_id": row.id})
 
     return run(ctx, "PLAYER_TOKEN_ISSUE", body, target_type="player", target_id=player.id)
@@ -238,7 +239,7 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
             "currency": fresh.currency,
             "method": cmd.method,
             "ventanaId": window,
-            "createdAt": ctx.now.isoformat(timespec="milliseconds") + "Z",
+            "createdAt": iso(ctx.now),
         }
         return Done(201, result, target_id=fresh.id,
                     details={"amount": cmd.amount, "txn": txn.id})

@@ -10,8 +10,8 @@ import pytest
 from peewee import DatabaseError
 
 from gateway.core import ledger
-from gateway.core.errors import CoreError, InsufficientFunds, Unbalanced
-from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, AlreadyReversedTxn, Leg
+from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds, Unbalanced
+from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.core.reconcile import reconcile
 from gateway.store.database import unit_of_work
 from gateway.store.models import Account, Entry, Hold, LedgerTxn
@@ -343,7 +343,7 @@ def test_a_transaction_is_reversed_only_once(db) -> None:
     original = _deposit(db, wallet, cash, 1000)
     with unit_of_work(db):
         ledger.reverse(original, now=NOW)
-    with pytest.raises(AlreadyReversedTxn), unit_of_work(db):
+    with pytest.raises(AlreadyReversed), unit_of_work(db):
         ledger.reverse(original, now=NOW)
     assert _bal(wallet) == (0, 0, 0)
     assert LedgerTxn.select().where(LedgerTxn.reverses == original.id).count() == 1

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.core import ledger, tickets
-from gateway.core.errors import CoreError, InsufficientFunds
-from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, AlreadyReversedTxn, Leg
+from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds
+from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.core.reconcile import reconcile
 from gateway.store.database import database, is_postgres, unit_of_work
 from gateway.store.models import Account, Hold, LedgerTxn, Ticket
@@ -200,7 +200,7 @@ def test_a_reversal_that_loses_the_race_is_told_already_reversed(db) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert outcomes["first"] == "ok"
-    assert isinstance(outcomes["second"], AlreadyReversedTxn), outcomes
+    assert isinstance(outcomes["second"], AlreadyReversed), outcomes
     assert _balance(wallet) == (0, 0)
 
 

@@ -26,8 +26,8 @@ from hypothesis.stateful import (
 )
 
 from gateway.core import ledger, tickets
-from gateway.core.errors import InsufficientFunds
-from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, AlreadyReversedTxn, Leg
+from gateway.core.errors import AlreadyReversed, InsufficientFunds
+from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.core.reconcile import reconcile
 from gateway.store.database import database, unit_of_work
 from gateway.store.models import Account, Hold, LedgerTxn, Ticket
@@ -257,7 +257,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 # (see test_ledger.py::test_reversal_chains_keep_a_kind_that_fits_the_column)
                 reversal = ledger.reverse(LedgerTxn.get_by_id(txn_id), now=self.tick(),
                                           kind="sm.reversal", allow_overdraft=exempt)
-        except AlreadyReversedTxn:
+        except AlreadyReversed:
             assert expect == "twice"
             return
         except InsufficientFunds:
