@@ -39,7 +39,6 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
     errors.TicketClosed: (409, "INVALID_STATE"),
     errors.NotReserved: (409, "INVALID_STATE"),
     errors.DuplicateTicket: (409, "CONFLICT"),
-    errors.Busy: (409, "CONFLICT"),
 }
 # A refusal of a kind this table does not know yet: the request is refused, not a fault.
 UNMAPPED = (400, "REQUEST_REFUSED")

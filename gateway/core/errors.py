@@ -77,9 +77,3 @@ class NotReserved(CoreError):
 
 class AlreadyReversed(CoreError):
     code = "already_reversed"
-
-
-class Busy(CoreError):
-    """Another request holds the row right now (e.g. two cashiers paying one ticket)."""
-
-    code = "busy"

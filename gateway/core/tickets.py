@@ -16,10 +16,8 @@ PAID = "PAID"
 CLOSED = "CLOSED"
 CANCELLED = "CANCELLED"
 EXPIRED = "EXPIRED"
-STATUSES = (RESERVED, OPEN, EVALUATED, PAID, CLOSED, CANCELLED, EXPIRED)
 
 PENDING, WON, LOST, VOID = "pending", "won", "lost", "void"
-RESULTS = (PENDING, WON, LOST, VOID)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     RESERVED: frozenset({OPEN, CANCELLED, EXPIRED}),
@@ -32,10 +30,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def can_move(ticket: Ticket, to: str) -> bool:
-    return to in TRANSITIONS[ticket.status]
-
-
 def move(ticket: Ticket, to: str) -> None:
     """Change the status in memory (the service saves it), or refuse."""
     if ticket.status == CLOSED:
@@ -44,7 +38,3 @@ def move(ticket: Ticket, to: str) -> None:
         raise InvalidTransition(f"ticket cannot go from {ticket.status} to {to}",
                                 ticket=ticket.id, status=ticket.status, to=to)
     ticket.status = to
-
-
-def is_winner(ticket: Ticket) -> bool:
-    return ticket.result == WON

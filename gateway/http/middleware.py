@@ -51,7 +51,7 @@ class RequestContext:
         started = getattr(req.context, "started", None)
         elapsed = time.perf_counter() - started if started is not None else 0.0
         route = req.uri_template or "unmatched"
-        status = resp.status_code if hasattr(resp, "status_code") else int(str(resp.status)[:3])
+        status = resp.status_code
         self._metrics.requests.labels(req.method, route, str(status)).inc()
         self._metrics.latency.labels(req.method, route).observe(elapsed)
         fields: dict[str, Any] = {
