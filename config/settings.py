@@ -48,6 +48,9 @@ class Config:
     payout_approval_threshold: int | None = None
     idempotency_retention_days: int = 120
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: aggregate gunicorn workers
+    # refused unauthenticated requests are counted in memory and flushed this often (0: only
+    # when asked, as tests do); see gateway/core/rejections.py
+    rejection_flush_s: float = 5.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def replace(self, **changes: object) -> Config:

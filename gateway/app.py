@@ -20,9 +20,11 @@ from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core import ledger
 from gateway.core.clock import Clock, SystemClock
+from gateway.core.rejections import Tally
 from gateway.http import errors
 from gateway.http.auth import Authenticator, TokenService
 from gateway.http.health import Health, MetricsResource, Ready
+from gateway.http.inputs import InputGuard
 from gateway.http.keys import PublishedKeys, ReceiptCheck
 from gateway.http.metrics import Metrics
 from gateway.http.middleware import BodyLimit, DatabaseSession, RequestContext
@@ -44,6 +46,7 @@ class Services:
     tokens: TokenService
     auth: Authenticator
     partners: PartnerDirectory
+    rejections: Tally
 
 
 def build_services(
@@ -70,6 +73,7 @@ def build_services(
         tokens=tokens,
         auth=Authenticator(tokens),
         partners=PartnerDirectory(config.partners),
+        rejections=Tally(clock, flush_every_s=config.rejection_flush_s),
     )
 
 
@@ -88,7 +92,7 @@ def _json_handler() -> falcon.media.JSONHandler:
 
 
 def _mount_betengine(app: falcon.App, s: Services) -> None:
-    guard = PartnerGuard(s.partners, s.clock, s.metrics)
+    guard = PartnerGuard(s.partners, s.clock, s.metrics, s.rejections)
     args = (guard, s.clock, s.metrics, s.config.reserve_ttl_s)
     app.add_route("/pam", betengine.PamWebhook(*args))
     app.add_route("/be/tickets", betengine.TicketCollection(*args))
@@ -105,7 +109,8 @@ def _mount_backoffice(app: falcon.App, s: Services) -> None:
     app.add_route("/api/v1/ventanas/{ventana_id}", backoffice.VentanaItem(*args))
     app.add_route("/api/v1/vendedores", backoffice.VendedorCollection(*args))
     app.add_route("/api/v1/vendedores/{vendedor_id}", backoffice.VendedorItem(*args))
-    app.add_route("/api/v1/players", backoffice.PlayerCollection(*args))
+    operators = tuple(sorted({p.operator for p in s.partners if p.operator}))
+    app.add_route("/api/v1/players", backoffice.PlayerCollection(*args, operators=operators))
     app.add_route("/api/v1/players/{player_id}", backoffice.PlayerItem(*args))
     app.add_route("/api/v1/players/{player_id}/tokens", backoffice.PlayerTokens(*args))
     app.add_route("/api/v1/players/{player_id}/deposits", backoffice.PlayerDeposits(*args))
@@ -129,6 +134,7 @@ def create_app(
         middleware=[
             RequestContext(services.metrics),
             BodyLimit(config.max_body_bytes),
+            InputGuard(),
             DatabaseSession(services.db),
         ],
         cors_enable=False,

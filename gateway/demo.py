@@ -52,10 +52,12 @@ def seed(config: Config, clock: Clock) -> DemoData:
     ventana = Ventana.get_or_none((Ventana.name == "Demo Ventana") & (Ventana.banca == banca_id))
     ventana_id = ventana.id if ventana else network.create_ventana(
         ctx, DEMO_ADMIN, network.NewVentana(banca_id, "Demo Ventana", 350)).result["id"]
-    player = Player.get_or_none(Player.external_id == DEMO_PLAYER)
+    player = Player.get_or_none((Player.external_id == DEMO_PLAYER)
+                                & (Player.operator == partner.operator))
     player_id = player.id if player else players.create_player(
         ctx, DEMO_ADMIN, players.NewPlayer(msisdn="50688880001", lang="es", currency="USD",
-                                           external_id=DEMO_PLAYER, ventana_id=ventana_id),
+                                           external_id=DEMO_PLAYER, ventana_id=ventana_id,
+                                           operator=partner.operator),
     ).result["id"]
     players.move_cash(ctx, DEMO_ADMIN, players.CashMovement(
         player_id=player_id, amount=DEMO_FUNDS, method="cash",

@@ -10,9 +10,14 @@ signatures with ``==`` (always ``hmac.compare_digest``).
 
 Why several candidate bodies: Betstack signs ``json.dumps(obj, separators=(",", ":"))``
 but what arrives may have been re-formatted by an HTTP client (pretty-printed, or non-ASCII
-sent raw instead of ``\\uXXXX``). So SPEC 1a tries, in order: the raw bytes; the body
-re-serialised compactly keeping key order (``ensure_ascii=False``, then ``True``); the raw
-bytes with every space removed.
+sent raw instead of ``\\uXXXX``). So pamgate tries, in order: the raw bytes; the body
+re-serialised compactly keeping key order (``ensure_ascii=False``, then ``True``). Nothing
+else: removing every space from the raw bytes (an older form) let anyone add spaces inside a
+string (a ``ticket_id``) and replay a captured message as a new ticket.
+
+``verify`` returns the key and the signed message (``{timestamp}{form}``) that matched: two
+requests that verify with one signature have one signed message, whatever their spacing, so
+the once-only record compares what was really signed.
 
 How the re-serialisation keeps numbers exact: the body is parsed with ``json.loads`` but
 every number (and ``NaN``/``Infinity``) is kept as the *token text the sender wrote*
@@ -33,6 +38,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 
 from signing.errors import (
@@ -184,7 +190,6 @@ def candidate_bodies(body: bytes) -> list[bytes]:
         body,
         reserialise(body, ensure_ascii=False),
         reserialise(body, ensure_ascii=True),
-        body.replace(b" ", b""),
     ]
     unique: list[bytes] = []
     for form in forms:
@@ -196,15 +201,23 @@ def candidate_bodies(body: bytes) -> list[bytes]:
 # --- verification -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Verified:
+    """The key that signed a request and the exact message it signed."""
+
+    key: PartnerKey
+    message: bytes
+
+
 def _matching_key(
     keys: Sequence[PartnerKey], messages: Sequence[bytes], signature: str
-) -> PartnerKey | None:
+) -> Verified | None:
     for key in keys:
         secret = key.secret.encode("ascii")
         for message in messages:
             expected = hmac.new(secret, message, hashlib.sha256).hexdigest()
             if hmac.compare_digest(expected, signature):
-                return key
+                return Verified(key, message)
     return None
 
 
@@ -216,8 +229,9 @@ def verify(
     body: bytes,
     now: int,
     tolerance_s: int,
-) -> PartnerKey:
-    """The active key that signed this request, or ``SignatureError``.
+) -> Verified:
+    """The active key that signed this request and the message it signed, or
+    ``SignatureError``.
 
     Checks in order: both headers present (``missing_header``; an empty value counts as
     missing); timestamp an integer and signature 64 hex digits of either case
@@ -239,14 +253,14 @@ def verify(
     signature = signature.lower()
     active = [k for k in keys if k.active]
     # Fast path: the raw bytes are the first form tried and nearly always the one signed.
-    key = _matching_key(active, [_message(timestamp, body)], signature)
-    if key is not None:
-        return key
+    verified = _matching_key(active, [_message(timestamp, body)], signature)
+    if verified is not None:
+        return verified
     messages = [_message(timestamp, form) for form in candidate_bodies(body)]
-    key = _matching_key(active, messages, signature)
-    if key is not None:
-        return key
+    verified = _matching_key(active, messages, signature)
+    if verified is not None:
+        return verified
     retired = _matching_key([k for k in keys if not k.active], messages, signature)
     if retired is not None:
-        raise SignatureError(INACTIVE_KEY, f"signed with inactive key {retired.kid!r}")
+        raise SignatureError(INACTIVE_KEY, f"signed with inactive key {retired.key.kid!r}")
     raise SignatureError(BAD_SIGNATURE, "no active key matched")

@@ -90,6 +90,7 @@ def config(db_url: str) -> Config:
         jwt_secret=JWT_SECRET,
         partners=load_partners(str(ROOT / "config" / "demo_partners.toml")),
         log_format="json",
+        rejection_flush_s=0,
     )
 
 

@@ -31,12 +31,13 @@ def banca_and_ventana(clock: FixedClock, commission_bps: int = 350) -> tuple[str
 
 
 def player(clock: FixedClock, *, currency: str = "USD", balance: int = 0,
-           external_id: str | None = None, ventana_id: str | None = None) -> str:
-    """A player with `balance` minor units deposited from the house cash account."""
+           external_id: str | None = None, ventana_id: str | None = None,
+           operator: str = OPERATOR) -> str:
+    """A player of `operator` with `balance` minor units deposited from the house cash."""
     created = players.create_player(
         ctx(clock), ADMIN_USER,
         players.NewPlayer(msisdn="50688887777", lang="es", currency=currency,
-                          external_id=external_id, ventana_id=ventana_id))
+                          external_id=external_id, ventana_id=ventana_id, operator=operator))
     player_id = created.result["id"]
     if balance:
         players.move_cash(ctx(clock), ADMIN_USER, players.CashMovement(

@@ -142,14 +142,20 @@ class VendedorItem(_Resource):
 
 
 class PlayerCollection(_Resource):
-    """`POST /api/v1/players` (ADMIN) `{externalId?, msisdn, lang, currency, ventanaId?}`."""
+    """`POST /api/v1/players` (ADMIN) `{operator?, externalId?, msisdn, lang, currency,
+    ventanaId?}`: a player of one of the configured operators."""
+
+    def __init__(self, auth: Authenticator, clock: Clock, metrics: Metrics, *,
+                 operators: tuple[str, ...]) -> None:
+        super().__init__(auth, clock, metrics)
+        self._operators = operators
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._principal(req, ADMIN_ONLY)
         data = translate.load(_NEW_PLAYER, req.context.raw_body)
         with translate.core_errors():
             outcome = players.create_player(self._context(req, principal), principal,
-                                            translate.new_player(data))
+                                            translate.new_player(data), self._operators)
         self._reply(resp, outcome, translate.in_units(outcome.result))
 
 

@@ -64,6 +64,16 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class FullMatch(validate.Regexp):
+    """A `Regexp` the whole value must match: marshmallow's uses `re.match`, whose `$`
+    also matches before a trailing newline (`"+50688887777\\n"` would pass)."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def _name() -> fields.String:
     return Text(required=True, validate=[
         validate.Length(min=1, max=200),
@@ -104,10 +114,12 @@ class NewVendedor(_Strict):
 
 
 class NewPlayer(_Strict):
+    operator = Text(load_default=None, allow_none=True,
+                    validate=validate.Length(min=1, max=100))
     externalId = Text(load_default=None, allow_none=True,
                                validate=validate.Length(min=1, max=100))
-    msisdn = Text(required=True, validate=validate.Regexp(
-        r"^\+?[0-9]{7,15}$", error="Must be a phone number of 7 to 15 digits."))
+    msisdn = Text(required=True, validate=FullMatch(
+        r"\+[1-9][0-9]{7,14}", error="Must be a phone number: + and 8 to 15 digits."))
     lang = Text(required=True, validate=validate.OneOf(LANGS))
     currency = Text(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
     ventanaId = _id(required=False)

@@ -39,6 +39,7 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
     errors.TicketClosed: (409, "INVALID_STATE"),
     errors.NotReserved: (409, "INVALID_STATE"),
     errors.DuplicateTicket: (409, "CONFLICT"),
+    errors.Conflict: (409, "CONFLICT"),
 }
 # A refusal of a kind this table does not know yet: the request is refused, not a fault.
 UNMAPPED = (400, "REQUEST_REFUSED")
@@ -137,7 +138,7 @@ def new_vendedor(data: Mapping[str, Any]) -> network.NewVendedor:
 def new_player(data: Mapping[str, Any]) -> players.NewPlayer:
     return players.NewPlayer(msisdn=data["msisdn"], lang=data["lang"],
                              currency=data["currency"], external_id=data["externalId"],
-                             ventana_id=data["ventanaId"])
+                             ventana_id=data["ventanaId"], operator=data["operator"])
 
 
 def cash_movement(player_id: str, currency: str, data: Mapping[str, Any]) -> players.CashMovement:

@@ -22,6 +22,7 @@ from gateway.core.errors import CoreError
 from gateway.http.metrics import Metrics
 from gateway.http.signatures import PartnerGuard
 from signing.betstack import OPERATOR_HEADER
+from signing.keys import Partner
 
 _ENVELOPE = schemas.Envelope()
 _IDENTIFY = schemas.IdentifyData()
@@ -68,7 +69,13 @@ class PamWebhook(_Base):
         data = envelope.get("data") if envelope else None
         operator = req.get_header(OPERATOR_HEADER) or (
             data.get("operator") if isinstance(data, dict) else None)
-        partner = self._guard.betstack(req, operator if isinstance(operator, str) else None)
+        fresh = envelope is not None and envelope.get("action") == "identify"
+        self._guard.handle(req, resp, operator if isinstance(operator, str) else None,
+                           lambda partner: self._act(req, resp, partner, envelope),
+                           fresh=fresh)
+
+    def _act(self, req: falcon.Request, resp: falcon.Response, partner: Partner,
+             envelope: dict[str, Any] | None) -> None:
         if envelope is None:
             raise translate.invalid({"body": ["Request body must be a JSON object."]})
         try:
@@ -90,7 +97,7 @@ class PamWebhook(_Base):
         ctx = self._context(req, partner.id)
         try:
             if action == "identify":
-                resp.media = players.identify(payload["token"], ctx.now)
+                resp.media = players.identify(partner.operator, payload["token"], ctx.now)
                 return
             if action in translate.ACTIONS_PLACE:
                 outcome = betting.place(
@@ -112,32 +119,39 @@ class PaidTicket(_Base):
     """`POST /be/tickets/{identifier}/paid`: a reserved ticket was paid."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
-        partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
-        ctx = self._context(req, partner.id)
-        try:
-            ticket = betting.mark_paid(ctx, partner.operator, identifier)
-        except CoreError as exc:
-            raise translate.from_core(exc, identifier) from None
-        resp.media = translate.ticket_view(ticket)
+        def respond(partner: Partner) -> None:
+            ctx = self._context(req, partner.id)
+            try:
+                ticket = betting.mark_paid(ctx, partner.operator, identifier)
+            except CoreError as exc:
+                raise translate.from_core(exc, identifier) from None
+            resp.media = translate.ticket_view(ticket)
+
+        self._guard.handle(req, resp, req.get_header(OPERATOR_HEADER), respond)
 
 
 class TicketItem(_Base):
     """`GET /be/tickets/{identifier}`."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
-        partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
-        try:
-            ticket = betting.get_ticket(partner.operator, identifier)
-        except CoreError as exc:
-            raise translate.from_core(exc, identifier) from None
-        resp.media = translate.ticket_view(ticket)
+        def respond(partner: Partner) -> None:
+            try:
+                ticket = betting.get_ticket(partner.operator, identifier)
+            except CoreError as exc:
+                raise translate.from_core(exc, identifier) from None
+            resp.media = translate.ticket_view(ticket)
+
+        self._guard.handle(req, resp, req.get_header(OPERATOR_HEADER), respond)
 
 
 class TicketCollection(_Base):
     """`GET /be/tickets?limit=10&skip=0&user_id=…&skip_types=…&status=…`, newest first."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        partner = self._guard.betstack(req, req.get_header(OPERATOR_HEADER))
+        self._guard.handle(req, resp, req.get_header(OPERATOR_HEADER),
+                           lambda partner: self._list(req, resp, partner))
+
+    def _list(self, req: falcon.Request, resp: falcon.Response, partner: Partner) -> None:
         try:
             limit = req.get_param_as_int("limit", min_value=1, max_value=100, default=10)
             skip = req.get_param_as_int("skip", min_value=0, max_value=2**31 - 1, default=0)

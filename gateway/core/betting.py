@@ -19,7 +19,7 @@ from peewee import IntegrityError
 
 from gateway.core import accounts, audit, ledger, tickets
 from gateway.core.audit import Actor
-from gateway.core.commands import Context, Done, IdemKey, Outcome, run
+from gateway.core.commands import Context, Done, IdemKey, Outcome, after_refusal, run
 from gateway.core.errors import (
     CurrencyMismatch,
     DuplicateTicket,
@@ -168,7 +168,7 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
     idem = IdemKey(_scope(cmd.operator), f"{action}:{cmd.ticket_id}:0", fp)
 
     def body() -> Done:
-        player = resolve_player(cmd.player_ref, ctx.now)
+        player = resolve_player(cmd.operator, cmd.player_ref, ctx.now)
         if player.blocked:
             raise PlayerBlocked("player blocked")
         if player.currency != cmd.currency:
@@ -236,11 +236,15 @@ def _find(operator: str, identifier: str, *, lock: bool = False) -> Ticket:
 def mark_paid(ctx: Context, operator: str, identifier: str) -> Ticket:
     """`POST /be/tickets/{identifier}/paid`: post the hold or book the PSP payment."""
     state: dict[str, Ticket] = {}
-    _expire_if_due(operator, identifier, ctx.now)
 
     def body() -> Done:
         ticket = _find(operator, identifier, lock=True)
         state["ticket"] = ticket
+        if ticket.status == tickets.RESERVED and ticket.expires_at is not None \
+                and ticket.expires_at <= ctx.now:
+            # overdue: refused, and expired (released) even though this request rolls back
+            after_refusal(lambda: _expire_if_due(operator, identifier, ctx.now))
+            raise NotReserved("Ticket has to have `reserved` status in order to do this action")
         if ticket.status != tickets.RESERVED:
             if _was_paid(ticket):  # a repeat, whatever happened to the ticket since
                 return Done(200, {"repeat": True})
@@ -269,7 +273,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str) -> Ticket:
 
 
 def _expire_if_due(operator: str, identifier: str, now: dt.datetime) -> None:
-    """A reservation past its deadline expires (committed) before `paid` looks at it."""
+    """Expire this reservation if it is past its deadline (`paid` found it overdue)."""
     with unit_of_work(database):
         ticket = locked(Ticket.select().where(
             (Ticket.channel == CHANNEL) & (Ticket.operator == operator)

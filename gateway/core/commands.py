@@ -4,12 +4,19 @@
 stores its result under the key, appends the audit row and commits. A replay returns the
 stored result (audited as `replayed`). A refusal (`CoreError`) rolls everything back and
 then writes only the audit line of the rejection, in a transaction of its own.
+
+When the whole request is one transaction (`request_transaction`: a signed partner request,
+whose once-only record is written with what it did), commands inside it join that
+transaction instead of opening a savepoint, and hand the audit line of a refusal to the
+request, which writes it after rolling back (`write_rejections`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +64,66 @@ class Outcome:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """The audit line of a refused command, written once its transaction has rolled back."""
+
+    ctx: Context
+    action: str
+    reason: str
+    target_type: str | None = None
+    target_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Refusal:
+    """What a refused request still writes after rolling back: the audit lines of its refused
+    commands, and work that must happen even so (`after_refusal`)."""
+
+    rejections: list[Rejection] = field(default_factory=list)
+    work: list[Callable[[], None]] = field(default_factory=list)
+
+    def write(self, *, refused: bool = True) -> None:
+        """Inside the caller's transaction: the new one after a rollback, or (`refused`
+        False: the request answered after all) the request's own, without the work."""
+        for r in self.rejections:
+            audit.append(r.ctx.actor, r.action, now=r.ctx.now, result=f"rejected:{r.reason}",
+                         target_type=r.target_type, target_id=r.target_id,
+                         request_id=r.ctx.request_id, details=r.details)
+        for work in self.work if refused else ():
+            work()
+        self.rejections.clear()
+        self.work.clear()
+
+
+_REFUSAL: ContextVar[Refusal | None] = ContextVar("pamgate_refusal", default=None)
+
+
+@contextmanager
+def request_transaction() -> Iterator[Refusal]:
+    """One transaction for a whole request. Commands inside it join it (no savepoint); when
+    one is refused, the caller rolls back and then calls `Refusal.write()` in a new
+    transaction."""
+    refusal = Refusal()
+    token = _REFUSAL.set(refusal)
+    try:
+        with unit_of_work(database):
+            yield refusal
+    finally:
+        _REFUSAL.reset(token)
+
+
+def after_refusal(work: Callable[[], None]) -> None:
+    """Run `work` (in the transaction that records the refusal) once the current command's
+    transaction has rolled back: e.g. a reservation found overdue expires even though the
+    request that found it is refused."""
+    refusal = _REFUSAL.get()
+    if refusal is None:
+        raise RuntimeError("after_refusal outside a command")
+    refusal.work.append(work)
+
+
 def run(
     ctx: Context,
     action: str,
@@ -73,8 +140,12 @@ def run(
     to take the row lock that orders concurrent requests (e.g. the ticket row). `idem` may
     be a function, called after `before_claim`, when the key depends on the locked row.
     """
+    outer = _REFUSAL.get()
+    joined = outer is not None and database.in_transaction()
+    refusal = outer if joined and outer is not None else Refusal()
+    token = None if joined else _REFUSAL.set(refusal)
     try:
-        with unit_of_work(database):
+        with nullcontext() if joined else unit_of_work(database):
             if before_claim is not None:
                 before_claim()
             if callable(idem):
@@ -97,22 +168,12 @@ def run(
                          details=done.details)
             return Outcome(done.status, done.result)
     except CoreError as error:
-        record_rejection(ctx, action, error.code, target_type=target_type, target_id=target_id,
-                         details={"message": error.message})
+        refusal.rejections.append(Rejection(ctx, action, error.code, target_type, target_id,
+                                            {"message": error.message}))
+        if not joined:
+            with unit_of_work(database):
+                refusal.write()
         raise
-
-
-def record_rejection(
-    ctx: Context,
-    action: str,
-    reason: str,
-    *,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Audit a refused request in its own transaction (the request itself wrote nothing)."""
-    with unit_of_work(database):
-        audit.append(ctx.actor, action, now=ctx.now, result=f"rejected:{reason}",
-                     target_type=target_type, target_id=target_id, request_id=ctx.request_id,
-                     details=details or {})
+    finally:
+        if token is not None:
+            _REFUSAL.reset(token)

@@ -29,6 +29,12 @@ class Invalid(CoreError):
     code = "invalid"
 
 
+class Conflict(CoreError):
+    """The thing to create exists already (a unique key taken, e.g. by a concurrent create)."""
+
+    code = "conflict"
+
+
 class InsufficientFunds(CoreError):
     code = "insufficient_funds"
 

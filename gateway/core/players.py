@@ -9,13 +9,21 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.core import accounts, ledger
 from gateway.core.clock import iso
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
-from gateway.core.errors import Forbidden, Invalid, NotFound, PlayerBlocked, UnknownPlayer
+from gateway.core.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PlayerBlocked,
+    UnknownPlayer,
+)
 from gateway.core.idempotency import fingerprint
 from gateway.core.money import CURRENCIES
 from gateway.core.network import scope_of_ventana
@@ -35,6 +43,7 @@ class NewPlayer:
     currency: str
     external_id: str | None = None
     ventana_id: str | None = None
+    operator: str | None = None  # the tenant; may be left out when only one is configured
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ def wallet_view(player: Player, now: dt.datetime) -> dict[str, object]:
     cur = player.currency
     return {
         "id": player.id,
+        "operator": player.operator,
         "externalId": player.external_id,
         "msisdn": player.msisdn,
         "lang": player.lang,
@@ -76,24 +86,43 @@ def get_player(player_id: str) -> Player:
     return player
 
 
-def create_player(ctx: Context, principal: Principal, cmd: NewPlayer) -> Outcome:
+def _operator(requested: str | None, operators: Sequence[str] | None) -> str:
+    """The tenant of a new player: the one named, or the only one configured (`operators`
+    None: the caller, a tool, does not restrict them)."""
+    if operators is None:
+        return requested or ""
+    if requested is None:
+        if len(operators) > 1:
+            raise Invalid("operator is required when several operators are configured",
+                          field="operator")
+        return operators[0] if operators else ""
+    if requested not in operators:
+        raise Invalid("unknown operator", field="operator")
+    return requested
+
+
+def create_player(ctx: Context, principal: Principal, cmd: NewPlayer,
+                  operators: Sequence[str] | None = None) -> Outcome:
+    """A player of one operator; `externalId` is unique per operator (a concurrent create
+    of the same one: the unique index lets one in, the others get `Conflict`)."""
     if not principal.is_admin:
         raise Forbidden("only ADMIN may create players")
     if cmd.currency not in CURRENCIES:
         raise Invalid("unknown currency", field="currency")
     if cmd.lang not in LANGS:
         raise Invalid("lang must be es or en", field="lang")
+    operator = _operator(cmd.operator, operators)
 
     def body() -> Done:
-        if cmd.external_id and Player.get_or_none(Player.external_id == cmd.external_id):
-            raise Invalid("externalId already exists", field="externalId")
         if cmd.ventana_id:
             scope_of_ventana(cmd.ventana_id)
-        player = Player.create(
-            id=str(uuid.uuid4()), external_id=cmd.external_id, msisdn=cmd.msisdn,
-            lang=cmd.lang, currency=cmd.currency, ventana=cmd.ventana_id,
-            created_at=ctx.now, updated_at=ctx.now,
-        )
+        row = {"id": str(uuid.uuid4()), "operator": operator, "external_id": cmd.external_id,
+               "msisdn": cmd.msisdn, "lang": cmd.lang, "currency": cmd.currency,
+               "blocked": False, "ventana_id": cmd.ventana_id, "created_at": ctx.now,
+               "updated_at": ctx.now}
+        if not fastsql.insert_ignore("player", row):
+            raise Conflict("externalId already exists for this operator", field="externalId")
+        player = Player(**{("ventana" if k == "ventana_id" else k): v for k, v in row.items()})
         return Done(201, wallet_view(player, ctx.now), target_id=player.id)
 
     return run(ctx, "PLAYER_CREATE", body, target_type="player")
@@ -125,31 +154,36 @@ def issue_token(ctx: Context, principal: Principal, player_id: str,
     return run(ctx, "PLAYER_TOKEN_ISSUE", body, target_type="player", target_id=player.id)
 
 
-def resolve_token(token: str, now: dt.datetime) -> Player:
-    """The player a live token belongs to; UnknownPlayer when bad, expired or revoked."""
+def resolve_token(operator: str, token: str, now: dt.datetime) -> Player:
+    """The player of `operator` a live token belongs to; UnknownPlayer when bad, expired,
+    revoked or another operator's."""
     row = PlayerToken.get_or_none(PlayerToken.token_hash == token_hash(token))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if row is None or row.revoked_at is not None or row.expires_at <= now \
+            or row.player.operator != operator:
         raise UnknownPlayer("user not found")
     return row.player
 
 
-def resolve_player(ref: str, now: dt.datetime) -> Player:
-    """A bet-engine `player_id`: our player id, the external id, or a live player token."""
+def resolve_player(operator: str, ref: str, now: dt.datetime) -> Player:
+    """A bet-engine `player_id` of `operator`: our player id, the external id, or a live
+    player token. Another operator's player is unknown, whatever the form of its id."""
     row = fastsql.execute(
-        f"SELECT {_PLAYER_COLUMNS} FROM player WHERE id = %s OR external_id = %s "  # noqa: S608
-        "ORDER BY CASE WHEN id = %s THEN 0 ELSE 1 END LIMIT 1", (ref, ref, ref)).fetchone()
+        f"SELECT {_PLAYER_COLUMNS} FROM player WHERE operator = %s "  # noqa: S608
+        "AND (id = %s OR external_id = %s) "
+        "ORDER BY CASE WHEN id = %s THEN 0 ELSE 1 END LIMIT 1",
+        (operator, ref, ref, ref)).fetchone()
     if row is not None:
         return Player(**dict(zip(_PLAYER_FIELDS, row, strict=True)))
-    return resolve_token(ref, now)
+    return resolve_token(operator, ref, now)
 
 
-_PLAYER_FIELDS = ("id", "external_id", "msisdn", "lang", "currency", "blocked", "ventana",
-                  "created_at", "updated_at")
+_PLAYER_FIELDS = ("id", "operator", "external_id", "msisdn", "lang", "currency", "blocked",
+                  "ventana", "created_at", "updated_at")
 _PLAYER_COLUMNS = ", ".join(f if f != "ventana" else "ventana_id" for f in _PLAYER_FIELDS)
 
 
-def identify(token: str, now: dt.datetime) -> dict[str, object]:
-    player = resolve_token(token, now)
+def identify(operator: str, token: str, now: dt.datetime) -> dict[str, object]:
+    player = resolve_token(operator, token, now)
     if player.blocked:
         raise PlayerBlocked("player blocked")
     wallet = accounts.player_wallet(player.id, player.currency, now)

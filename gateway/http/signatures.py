@@ -1,39 +1,113 @@
 """Partner authentication for the signed routes (`/pam`, `/be/…`, `/sms/…`).
 
-Resources call `PartnerGuard.betstack(req, operator)` before parsing anything they act on.
-A refusal answers 403 `{"code": 109, …}` and never says which check failed; the reason
-goes to the log (never a secret or signature), to `pamgate_signature_failures_total`
-and, as the only write of the request, to the audit log.
+Resources hand their work to `PartnerGuard.handle(req, resp, operator, respond)`: it
+verifies the signature over the raw bytes, then runs `respond(partner)` inside the request's
+one transaction together with the once-only record of the signature (gateway.core.replays):
+a byte-identical retry answers the first response and runs nothing; the signature on any
+other request is refused.
+
+A refusal answers 403 `{"code": 109, …}` and never says which check failed; the reason goes
+to the log (never a secret or signature), to `pamgate_signature_failures_total` and to the
+per-minute rejection tally (gateway.core.rejections): no row is written per refused request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import falcon
+import simplejson
 
 from config.partners import PartnerDirectory
-from gateway.core.audit import Actor
+from gateway.core import replays
 from gateway.core.clock import Clock, unix
-from gateway.core.commands import Context, record_rejection
+from gateway.core.commands import Refusal, request_transaction
+from gateway.core.rejections import Tally
 from gateway.http.errors import ProtocolError
 from gateway.http.metrics import Metrics
 from gateway.logs import get_logger
+from gateway.store.database import database, unit_of_work
 from signing import betstack, standard_webhooks
 from signing.errors import STALE_TIMESTAMP, UNKNOWN_PARTNER, SignatureError
 from signing.keys import Partner
 
 log = get_logger("pamgate.signatures")
 
+REUSED = "signature_reused"
+
+
+@dataclass(frozen=True)
+class _Verified:
+    partner: Partner
+    once_key: str  # the signature (Betstack) or "id:" + webhook-id (Standard Webhooks)
+    message: bytes  # exactly what the signature covers
+
+
+def _capture(resp: falcon.Response) -> dict[str, Any]:
+    """The response as its bytes will be sent (exact decimals kept)."""
+    if resp.text is not None:
+        return {"text": resp.text}
+    return {"text": simplejson.dumps(resp.media, use_decimal=True, ensure_ascii=False,
+                                     separators=(",", ":"))}
+
+
+def _restore(resp: falcon.Response, stored: replays.Stored) -> None:
+    body = stored.response or {}
+    if "error" in body:
+        raise ProtocolError(stored.status, body["error"], reason="replayed_refusal")
+    resp.status = stored.status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = body.get("text", "")
+
 
 class PartnerGuard:
-    def __init__(self, partners: PartnerDirectory, clock: Clock, metrics: Metrics) -> None:
+    def __init__(self, partners: PartnerDirectory, clock: Clock, metrics: Metrics,
+                 tally: Tally) -> None:
         self._partners = partners
         self._clock = clock
         self._metrics = metrics
+        self._tally = tally
 
-    def betstack(self, req: falcon.Request, operator: str | None) -> Partner:
-        """Verify a request to a Betstack-protocol route for `operator`; returns the partner
-        or raises. The partner's own scheme decides the check: `betstack` (timestamp and
-        hex HMAC headers) or `standard-webhooks` (webhook-id/-timestamp/-signature)."""
+    def handle(self, req: falcon.Request, resp: falcon.Response, operator: str | None,
+               respond: Callable[[Partner], None], *, fresh: bool = False) -> None:
+        """Verify, then run `respond(partner)` once per signed message (see module doc).
+        `fresh`: a read sent as a POST (`identify`), answered anew each time."""
+        verified = self._verify(req, operator)
+        partner = verified.partner
+        req.context.partner = partner.id
+        now = self._clock.now()
+        target = req.path + ("?" + req.query_string if req.query_string else "")
+        signed = replays.signed_request(
+            partner.id, verified.once_key, method=req.method, target=target,
+            message=verified.message, now=now, tolerance_s=partner.tolerance_s, fresh=fresh)
+        refusal = Refusal()
+        try:
+            with request_transaction() as refusal:
+                claim = replays.claim(signed, now)
+                if claim.replay is not None:
+                    self._metrics.idempotent_replays.labels("signature").inc()
+                    log.info("signed_message_replayed", partner=partner.id)
+                    _restore(resp, claim.replay)
+                    return
+                respond(partner)
+                refusal.write(refused=False)  # refusals the adapter answered after all
+                if claim.owner:
+                    replays.complete(signed, resp.status_code, _capture(resp))
+        except replays.Reused:
+            self._refuse(req, partner, REUSED)
+        except ProtocolError as error:
+            if error.reason == "replayed_refusal":
+                raise
+            with unit_of_work(database):
+                refusal.write()
+                replays.remember(signed, now, error.status, {"error": error.body})
+            raise
+
+    def _verify(self, req: falcon.Request, operator: str | None) -> _Verified:
+        """The partner's own scheme decides the check: `betstack` (timestamp and hex HMAC
+        headers) or `standard-webhooks` (webhook-id/-timestamp/-signature)."""
         partner = None
         if operator:
             partner = (self._partners.by_operator("betstack", operator)
@@ -42,34 +116,31 @@ class PartnerGuard:
             self._refuse(req, None, UNKNOWN_PARTNER)
         assert partner is not None
         now = unix(self._clock.now())
+        body = req.context.raw_body
         try:
             if partner.protocol == "standard-webhooks":
+                msg_id = req.get_header(standard_webhooks.ID_HEADER)
                 standard_webhooks.verify(
-                    partner.keys,
-                    msg_id=req.get_header(standard_webhooks.ID_HEADER),
+                    partner.keys, msg_id=msg_id,
                     timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
                     signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
-                    body=req.context.raw_body, now=now, tolerance_s=partner.tolerance_s,
+                    body=body, now=now, tolerance_s=partner.tolerance_s,
                 )
-            else:
-                betstack.verify(
-                    partner.keys,
-                    timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
-                    signature=req.get_header(betstack.SIGNATURE_HEADER),
-                    body=req.context.raw_body, now=now, tolerance_s=partner.tolerance_s,
-                )
+                return _Verified(partner, "id:" + (msg_id or ""), body)
+            signature = req.get_header(betstack.SIGNATURE_HEADER)
+            match = betstack.verify(
+                partner.keys, timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
+                signature=signature, body=body, now=now, tolerance_s=partner.tolerance_s,
+            )
+            return _Verified(partner, (signature or "").lower(), match.message)
         except SignatureError as error:
             self._refuse(req, partner, error.reason)
-        req.context.partner = partner.id
-        return partner
+            raise  # unreachable: _refuse raises
 
     def _refuse(self, req: falcon.Request, partner: Partner | None, reason: str) -> None:
         partner_id = partner.id if partner else "unknown"
         self._metrics.signature_failures.labels(partner_id, reason).inc()
         log.warning("signature_refused", partner=partner_id, reason=reason, path=req.path)
-        ctx = Context(actor=Actor("partner" if partner else "anonymous", partner_id),
-                      now=self._clock.now(), request_id=req.context.request_id)
-        record_rejection(ctx, "signature_check", reason, target_type="route",
-                         target_id=req.path)
+        self._tally.add(partner_id, reason)
         message = "Stale timestamp" if reason == STALE_TIMESTAMP else "Invalid signature"
         raise ProtocolError(403, {"code": 109, "message": message}, reason=reason)

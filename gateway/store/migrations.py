@@ -1,9 +1,11 @@
 """Versioned schema migrations, applied by `pamgate migrate` (idempotent, safe on every start).
 
 Each migration runs in its own transaction; on PostgreSQL an advisory lock makes concurrent
-`migrate` runs from several hosts wait for each other instead of racing. Migration 1 creates
-the tables of `models.py` as they stood when it was written; later changes must be new
-migrations (playhouse.migrate operations or SQL), never edits of an applied one.
+`migrate` runs from several hosts wait for each other instead of racing. Every migration is
+explicit DDL frozen on the day it was written (`schema_000N.py`), never `create_tables` of
+today's models, so a later migration that changes a table cannot break fresh databases;
+`tests/integration/test_migrations.py` proves a fresh `migrate` gives exactly the columns
+and indexes of `models.py`. Changes are new migrations, never edits of an applied one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from peewee import Database, OperationalError, ProgrammingError
 
-from gateway.store import models
+from gateway.store import models, schema_0001, schema_0002
 from gateway.store.database import is_postgres
 
 ADVISORY_LOCK_ID = 0x70616D67  # "pamg"
@@ -50,13 +52,25 @@ def _append_only_triggers(db: Database) -> None:
                 )
 
 
+def _run_ddl(db: Database, ddl: str) -> None:
+    for statement in schema_0001.statements("postgres" if is_postgres(db) else "sqlite", ddl):
+        db.execute_sql(statement)
+
+
 def _initial(db: Database) -> None:
-    db.create_tables([m for m in models.MODELS if m is not models.SchemaMigration])
+    _run_ddl(db, schema_0001.DDL)
     _append_only_triggers(db)
-    models.AuditHead.insert(id=1, seq=0, hash="0" * 64).execute()
+    db.execute_sql("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial),)
+def _hardening(db: Database) -> None:
+    _run_ddl(db, schema_0002.DDL)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _initial),
+    Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
+)
 
 LATEST = MIGRATIONS[-1].version
 

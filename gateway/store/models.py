@@ -64,8 +64,10 @@ class Vendedor(BaseModel):
 
 
 class Player(BaseModel):
+    """A player belongs to one operator (tenant): its tokens and tickets too."""
+
     id = CharField(max_length=36, primary_key=True)
-    external_id = CharField(max_length=100, null=True, unique=True)
+    external_id = CharField(max_length=100, null=True)  # unique per operator
     msisdn = CharField(max_length=32)
     lang = CharField(max_length=8, default="es")
     currency = CharField(max_length=3)
@@ -73,6 +75,10 @@ class Player(BaseModel):
     ventana = ForeignKeyField(Ventana, null=True, on_delete="RESTRICT")
     created_at = DateTimeField()
     updated_at = DateTimeField()
+    operator = CharField(max_length=100, default="")
+
+    class Meta:
+        indexes = ((("operator", "external_id"), True),)
 
 
 class PlayerToken(BaseModel):
@@ -176,6 +182,37 @@ class AuditRecord(BaseModel):
     hash = CharField(max_length=64)
 
 
+class SignatureUse(BaseModel):
+    """An accepted partner signature (or Standard Webhooks message id) and the response it
+    got: a signed message is accepted once. Kept for twice the partner's window."""
+
+    id = BigAutoField()
+    partner = CharField(max_length=100)
+    signature = CharField(max_length=200)
+    method = CharField(max_length=10)
+    request_hash = CharField(max_length=64)  # SHA-256 of method, path and signed content
+    status_code = IntegerField()  # 0 while the request runs, or for reads answered fresh
+    response = TextField()
+    created_at = DateTimeField()
+    expires_at = DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("partner", "signature"), True),)
+
+
+class RejectionTally(BaseModel):
+    """Refused unauthenticated requests per partner, reason and minute (no row per request)."""
+
+    id = BigAutoField()
+    partner = CharField(max_length=100)
+    reason = CharField(max_length=40)
+    minute = DateTimeField()
+    count = BigIntegerField()
+
+    class Meta:
+        indexes = ((("partner", "reason", "minute"), True),)
+
+
 class AuditHead(BaseModel):
     """One row: the chain's last sequence number and hash; locking it orders appends."""
 
@@ -259,4 +296,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     AuditHead,
     Ticket,
     Settlement,
+    SignatureUse,
+    RejectionTally,
 )

@@ -34,7 +34,7 @@ def _post(client: Any, headers: dict[str, str], path: str, body: dict[str, Any] 
 
 def _new_player(client: Any, app: Any, currency: str = "CRC",
                 ventana_id: str | None = None) -> str:
-    body: dict[str, Any] = {"msisdn": "50688887777", "lang": "es", "currency": currency}
+    body: dict[str, Any] = {"msisdn": "+50688887777", "lang": "es", "currency": currency}
     if ventana_id:
         body["ventanaId"] = ventana_id
     resp = _post(client, _admin(app), "/api/v1/players", body)
@@ -51,11 +51,12 @@ def _wallet(client: Any, app: Any, player_id: str) -> dict[str, Any]:
 def test_admin_creates_a_player_with_an_empty_wallet(client, app, clock):
     _, ventana = f.banca_and_ventana(clock)
     resp = _post(client, _admin(app), "/api/v1/players",
-                 {"externalId": "ext-77", "msisdn": "50688887777", "lang": "en",
+                 {"externalId": "ext-77", "msisdn": "+50688887777", "lang": "en",
                   "currency": "EUR", "ventanaId": ventana})
     assert resp.status_code == 201, resp.text
     player = resp.json["data"]
-    assert player == {"id": player["id"], "externalId": "ext-77", "msisdn": "50688887777",
+    assert player == {"id": player["id"], "operator": "acme", "externalId": "ext-77",
+                      "msisdn": "+50688887777",
                       "lang": "en", "currency": "EUR", "blocked": False, "ventanaId": ventana,
                       "balance": 0, "available": 0, "held": 0}
 

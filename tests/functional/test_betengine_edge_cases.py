@@ -72,6 +72,7 @@ def test_paid_repeat_after_the_ticket_settled_still_answers_200(client, clock):
                  f.ticket_data("PR-1", pid, psp="wallet")).status_code == 200
     assert f.be(client, clock, "POST", "/be/tickets/PR-1/paid").status_code == 200
     assert f.pam(client, clock, "ticket_lost", _win_data("PR-1")).status_code == 200
+    clock.advance(1)  # the engine's retry is a new message (a new timestamp)
     resp = f.be(client, clock, "POST", "/be/tickets/PR-1/paid")
     assert resp.status_code == 200, resp.text
     assert resp.json["status"] == "resulted"
@@ -172,10 +173,12 @@ def test_repeated_rollback_does_not_swallow_the_next_generations_rollback(client
     assert f.pam(client, clock, "ticket_create", f.ticket_data("RR-1", pid)).status_code == 200
     assert f.pam(client, clock, "ticket_win", _win_data("RR-1")).status_code == 200
     assert f.pam(client, clock, "ticket_rollback", _win_data("RR-1")).status_code == 200
-    # Betstack retries the rollback (its first attempt timed out on its side)
+    # Betstack retries the rollback (its first attempt timed out on its side), re-signed
+    clock.advance(1)
     assert f.pam(client, clock, "ticket_rollback", _win_data("RR-1")).status_code == 200
     assert f.wallet(clock, pid).balance == 500
     # the ticket is settled again, then that settlement is rolled back
+    clock.advance(1)
     assert f.pam(client, clock, "ticket_win", _win_data("RR-1")).status_code == 200
     assert f.wallet(clock, pid).balance == 500 + 2602
     assert f.pam(client, clock, "ticket_rollback", _win_data("RR-1")).status_code == 200

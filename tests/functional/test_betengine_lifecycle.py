@@ -22,12 +22,14 @@ def test_reserve_paid_win_rollback_lost_closed(client, clock):
     assert _balance(client, clock, tok) == 9_500  # held
     assert f.wallet(clock, pid).balance == 10_000  # balance unchanged by a hold
 
+    clock.advance(1)
     resp = f.be(client, clock, "POST", "/be/tickets/T-1/paid")
     assert resp.status_code == 200, resp.text
     assert resp.json["status"] == "open"
     assert _balance(client, clock, tok) == 9_500
     assert f.wallet(clock, pid).balance == 9_500
 
+    clock.advance(1)  # every step is a new message from the engine
     resp = f.pam(client, clock, "ticket_win", {"operator": f.OPERATOR, "ticket_id": "T-1"})
     assert (resp.status_code, resp.text) == (200, "")
     assert _balance(client, clock, tok) == 9_500 + 2602
@@ -46,6 +48,7 @@ def test_reserve_paid_win_rollback_lost_closed(client, clock):
 
     resp = f.pam(client, clock, "ticket_closed", {"operator": f.OPERATOR, "ticket_id": "T-1"})
     assert resp.status_code == 200
+    clock.advance(1)  # every step is a new message from the engine
     resp = f.pam(client, clock, "ticket_win", {"operator": f.OPERATOR, "ticket_id": "T-1"})
     assert resp.status_code == 400
     assert resp.json == {"code": 110, "message": "Ticket closed"}
