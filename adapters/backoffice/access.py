@@ -3,7 +3,9 @@
 The rule is the core's (`Principal.may_act_on` on a `Scope` resolved by the core); this
 module only resolves the scopes. A VENDEDOR reads the players of the window it sells at,
 which `may_act_on` (seller-only for VENDEDOR) cannot express, so its window is compared
-directly. It must never write.
+directly: the authenticator has already resolved the principal against the records
+(`network.resolve_principal`), so a VENDEDOR's `ventana_id` is its seller's window whatever
+its token claimed. It must never write.
 """
 
 from __future__ import annotations
@@ -11,17 +13,8 @@ from __future__ import annotations
 import datetime as dt
 
 from gateway.core import network, players
-from gateway.core.errors import Forbidden, NotFound
+from gateway.core.errors import Forbidden
 from gateway.core.principal import VENDEDOR, Principal
-
-
-def _seller_window(principal: Principal) -> str | None:
-    if not principal.vendedor_id:
-        return principal.ventana_id
-    try:
-        return network.scope_of_vendedor(principal.vendedor_id).ventana_id
-    except NotFound:
-        return None
 
 
 def read_player(principal: Principal, player_id: str, now: dt.datetime) -> dict[str, object]:
@@ -34,7 +27,7 @@ def read_player(principal: Principal, player_id: str, now: dt.datetime) -> dict[
         if not player.ventana_id:
             raise Forbidden("player belongs to no window of yours")
         target = network.scope_of_ventana(player.ventana_id)
-        allowed = (target.ventana_id == _seller_window(principal)
+        allowed = (target.ventana_id == principal.ventana_id
                    if principal.role == VENDEDOR else principal.may_act_on(target))
         if not allowed:
             raise Forbidden("player belongs to another window")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.core.commands import Context, Done, Outcome, run
 from gateway.core.errors import Forbidden, Invalid, NotFound
-from gateway.core.principal import Principal, Scope
+from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal, Scope
 from gateway.store.models import Banca, Vendedor, Ventana
 
 
@@ -104,6 +104,43 @@ def scope_of_vendedor(vendedor_id: str) -> Scope:
     if v is None:
         raise NotFound("vendedor not found")
     return Scope(banca_id=v.ventana.banca_id, ventana_id=v.ventana_id, vendedor_id=v.id)
+
+
+def resolve_principal(principal: Principal) -> Principal:
+    """The principal as the records say it is (SPEC 0 and 2): every id it claims must name an
+    existing record (else Forbidden), and its own place in the network decides the rest.
+
+    A VENTANA acts for the banca that owns its ventana, whatever its `bancaId` claim says; a
+    VENDEDOR for its vendedor's ventana and that ventana's banca. A VENTANA token's
+    `vendedorId`, if any, must be a seller of that ventana. ADMIN claims are only checked.
+    """
+    banca = ventana = vendedor = None
+    if principal.banca_id is not None:
+        banca = Banca.get_or_none(Banca.id == principal.banca_id)
+        if banca is None:
+            raise Forbidden("token names an unknown banca")
+    if principal.ventana_id is not None:
+        ventana = Ventana.get_or_none(Ventana.id == principal.ventana_id)
+        if ventana is None:
+            raise Forbidden("token names an unknown ventana")
+    if principal.vendedor_id is not None:
+        vendedor = Vendedor.get_or_none(Vendedor.id == principal.vendedor_id)
+        if vendedor is None:
+            raise Forbidden("token names an unknown vendedor")
+    if principal.role == ADMIN:
+        return principal
+    if principal.role == VENTANA:
+        if ventana is None:
+            raise Forbidden("a VENTANA token must name its ventana")
+        if vendedor is not None and vendedor.ventana_id != ventana.id:
+            raise Forbidden("token names a vendedor of another ventana")
+        return replace(principal, banca_id=ventana.banca_id)
+    if principal.role == VENDEDOR:
+        if vendedor is None:
+            raise Forbidden("a VENDEDOR token must name its vendedor")
+        window = vendedor.ventana
+        return replace(principal, ventana_id=window.id, banca_id=window.banca_id)
+    raise Forbidden("unknown role")
 
 
 def list_bancas(principal: Principal) -> list[dict[str, object]]:

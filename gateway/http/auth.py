@@ -3,21 +3,26 @@
 
 `TokenService` mints and verifies; `Authenticator.require(req, …)` is what resources call:
 it raises a `ProtocolError` in the caller's protocol family shape (401 missing/bad/expired
-token, 403 missing role or permission). Token text never reaches a log.
+token or a claim of the wrong type or size, 403 missing role or permission or ids that name
+no record). Token text never reaches a log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import falcon
 import jwt
 
+from gateway.core import network
 from gateway.core.clock import Clock, unix
+from gateway.core.errors import Forbidden as CoreForbidden
 from gateway.core.principal import ROLES, Principal
 from gateway.http.errors import BACKOFFICE, LOTTERY, PAYMENTS, ProtocolError, family_for
+from gateway.http.inputs import storable
 
 ALGORITHM = "HS256"
 
@@ -52,6 +57,8 @@ class TokenService:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
+        """The principal a validly signed, unexpired token describes; `InvalidToken` for
+        anything else, a claim of the wrong type or size included (SPEC 0: never a 500)."""
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=[ALGORITHM],
@@ -59,21 +66,68 @@ class TokenService:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None
-        # Expiry is checked against the injected clock, not the wall clock.
-        if int(claims["exp"]) <= unix(self._clock.now()):
-            raise InvalidToken("expired")
-        role = claims.get("role")
-        permissions = claims.get("permissions", [])
-        if role not in ROLES or not isinstance(permissions, list):
+        if not isinstance(claims, dict):
             raise InvalidToken("bad_claims")
+        exp = _timestamp(claims, "exp")
+        _timestamp(claims, "iat")  # type and range; PyJWT already refused one in the future
+        # Expiry is checked against the injected clock, not the wall clock.
+        if exp <= unix(self._clock.now()):
+            raise InvalidToken("expired")
+        role = claims["role"]
+        if not isinstance(role, str) or role not in ROLES:
+            raise InvalidToken("bad_claims")
+        if "jti" in claims:
+            _text(claims, "jti", MAX_JTI)
         return Principal(
-            user_id=str(claims["sub"]),
-            role=str(role),
-            banca_id=claims.get("bancaId"),
-            ventana_id=claims.get("ventanaId"),
-            vendedor_id=claims.get("vendedorId"),
-            permissions=frozenset(str(p) for p in permissions),
+            user_id=_text(claims, "sub", MAX_SUB),
+            role=role,
+            banca_id=_optional_id(claims, "bancaId"),
+            ventana_id=_optional_id(claims, "ventanaId"),
+            vendedor_id=_optional_id(claims, "vendedorId"),
+            permissions=_permissions(claims),
         )
+
+
+# Claim limits: `sub` is stored as the actor (`PlayerToken.created_by` holds 100 characters),
+# ids are the network's 36-character primary keys.
+MAX_SUB = 100
+MAX_ID = 36
+MAX_JTI = 100
+MAX_PERMISSION = 64
+MAX_PERMISSIONS = 64
+# Seconds since the epoch that fit the 64-bit integers every database stores.
+MAX_TIMESTAMP = 2**63 - 1
+
+
+def _timestamp(claims: dict[str, Any], name: str) -> int:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIMESTAMP:
+        raise InvalidToken("bad_claims")
+    return value
+
+
+def _text(claims: dict[str, Any], name: str, max_length: int) -> str:
+    value = claims[name]
+    if not isinstance(value, str) or not 0 < len(value) <= max_length or not storable(value):
+        raise InvalidToken("bad_claims")
+    return value
+
+
+def _optional_id(claims: dict[str, Any], name: str) -> str | None:
+    if claims.get(name) is None:
+        return None
+    return _text(claims, name, MAX_ID)
+
+
+def _permissions(claims: dict[str, Any]) -> frozenset[str]:
+    value = claims.get("permissions", [])
+    if not isinstance(value, list) or len(value) > MAX_PERMISSIONS:
+        raise InvalidToken("bad_claims")
+    for item in value:
+        if (not isinstance(item, str) or not 0 < len(item) <= MAX_PERMISSION
+                or not storable(item)):
+            raise InvalidToken("bad_claims")
+    return frozenset(value)
 
 
 def token_from(req: falcon.Request) -> str | None:
@@ -108,8 +162,14 @@ def forbidden(family: str, code: str = "FORBIDDEN", message: str = "Forbidden") 
 
 
 class Authenticator:
-    def __init__(self, tokens: TokenService) -> None:
+    """Verifies the token, checks role and permission, then resolves the principal against
+    the records (`network.resolve_principal`): ids that name nothing are 403, and a
+    VENTANA or VENDEDOR acts for the banca (and window) that the records say it belongs to."""
+
+    def __init__(self, tokens: TokenService,
+                 resolve: Callable[[Principal], Principal] = network.resolve_principal) -> None:
         self._tokens = tokens
+        self._resolve = resolve
 
     def require(
         self,
@@ -130,5 +190,9 @@ class Authenticator:
             raise forbidden(family)
         if permission is not None and not principal.has(permission):
             raise forbidden(family)
+        try:
+            principal = self._resolve(principal)
+        except CoreForbidden:
+            raise forbidden(family) from None
         req.context.principal = principal
         return principal
