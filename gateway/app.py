@@ -63,6 +63,7 @@ def build_services(
     clock = clock or SystemClock()
     keys = keys or Keyring.from_texts(list(config.signing_keys))
     tokens = TokenService(config.jwt_secret, clock, ttl_s=config.jwt_ttl_s)
+    tally = Tally(clock, flush_every_s=config.rejection_flush_s)
     return Services(
         config=config,
         db=database,
@@ -71,9 +72,9 @@ def build_services(
         http=http or requests.Session(),
         metrics=metrics or Metrics(config.metrics_dir),
         tokens=tokens,
-        auth=Authenticator(tokens),
+        auth=Authenticator(tokens, on_refused=lambda reason: tally.add("backoffice", reason)),
         partners=PartnerDirectory(config.partners),
-        rejections=Tally(clock, flush_every_s=config.rejection_flush_s),
+        rejections=tally,
     )
 
 

@@ -8,7 +8,6 @@ The one table from core errors to (HTTP status, back-office code) lives here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -19,6 +18,7 @@ from marshmallow import Schema, ValidationError
 from adapters.backoffice import schemas
 from gateway.core import errors, network, players
 from gateway.core.money import MAX_WIRE_MINOR, AmountError, to_minor, to_units
+from gateway.http import jsonbody
 from gateway.http.errors import ProtocolError
 
 VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -87,23 +87,20 @@ def core_errors() -> Iterator[None]:
 # --- requests ------------------------------------------------------------------------------
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
 def decode(raw: bytes) -> Any:
-    """The JSON body, numbers with a fraction as `Decimal` (never float); empty means `{}`."""
+    """The JSON body (`gateway.http.jsonbody`: `Decimal`, bounded depth, valid Unicode);
+    empty means `{}`."""
     if not raw or not raw.strip():
         return {}
-    return json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
+    return jsonbody.decode(raw)
 
 
 def load(schema: Schema, raw: bytes) -> dict[str, Any]:
     """Decode and validate a request body, or raise a 400 VALIDATION_ERROR."""
     try:
         payload = decode(raw)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise invalid({"body": ["Request body is not valid JSON."]}) from None
+    except jsonbody.BadJSON as exc:
+        raise invalid(exc.details()) from None
     try:
         return schemas.check(schema, payload)
     except ValidationError as exc:

@@ -6,8 +6,6 @@ payload with the schema, then call one core service and render its result.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 import falcon
@@ -19,6 +17,7 @@ from gateway.core.audit import Actor
 from gateway.core.clock import Clock
 from gateway.core.commands import Context
 from gateway.core.errors import CoreError
+from gateway.http import jsonbody
 from gateway.http.metrics import Metrics
 from gateway.http.signatures import PartnerGuard
 from signing.betstack import OPERATOR_HEADER
@@ -31,11 +30,12 @@ _UPDATE = schemas.UpdateData()
 _EVENT = schemas.TicketData()
 
 
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes) -> tuple[Any, dict[Any, Any] | None]:
+    """The message and, when it is not JSON pamgate accepts, the details of why."""
     try:
-        return json.loads(raw, parse_float=Decimal) if raw else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
+        return jsonbody.decode(raw), None
+    except jsonbody.BadJSON as exc:
+        return None, exc.details()
 
 
 def _empty_ok(resp: falcon.Response) -> None:
@@ -61,7 +61,7 @@ class PamWebhook(_Base):
     """`POST /pam`: every player and ticket event of the bet engine."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        message = _parse(req.context.raw_body)
+        message, problem = _parse(req.context.raw_body)
         envelope = message if isinstance(message, dict) else None
         if envelope is not None and envelope.get("action") == "ping":
             resp.media = {"status": "ok"}
@@ -71,13 +71,13 @@ class PamWebhook(_Base):
             data.get("operator") if isinstance(data, dict) else None)
         fresh = envelope is not None and envelope.get("action") == "identify"
         self._guard.handle(req, resp, operator if isinstance(operator, str) else None,
-                           lambda partner: self._act(req, resp, partner, envelope),
+                           lambda partner: self._act(req, resp, partner, envelope, problem),
                            fresh=fresh)
 
     def _act(self, req: falcon.Request, resp: falcon.Response, partner: Partner,
-             envelope: dict[str, Any] | None) -> None:
+             envelope: dict[str, Any] | None, problem: str | None) -> None:
         if envelope is None:
-            raise translate.invalid({"body": ["Request body must be a JSON object."]})
+            raise translate.invalid(problem or {"body": ["Request body must be a JSON object."]})
         try:
             env = _ENVELOPE.load(envelope)
         except ValidationError as exc:

@@ -157,6 +157,14 @@ def _wallet(ticket: Ticket, now: dt.datetime) -> Any:
     return accounts.player_wallet(ticket.player_id, ticket.currency, now)
 
 
+def _payer(ticket: Ticket, now: dt.datetime) -> Any:
+    """The account the stake came from, where refunds and adjustments go back: the wallet,
+    or the clearing account of the PSP that paid (never the player's withdrawable wallet)."""
+    if (ticket.psp or "") in WALLET_PSPS:
+        return _wallet(ticket, now)
+    return accounts.psp_clearing(ticket.psp, ticket.currency, now)
+
+
 # --- ticket_create / ticket_reserve ----------------------------------------------------
 
 
@@ -404,7 +412,7 @@ def _on_update(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
             ticket.hold = None
     elif ticket.status == tickets.OPEN and (d_price or d_stake or d_ext):
         txn = ledger.post("bet.stake.adjust", [
-            ledger.Leg(_wallet(ticket, ctx.now), d_price),
+            ledger.Leg(_payer(ticket, ctx.now), d_price),
             ledger.Leg(accounts.stakes(ticket.operator, ticket.currency, ctx.now), -d_stake),
             ledger.Leg(accounts.excise_tax(ticket.currency, ctx.now), -d_ext),
         ], now=ctx.now, reference=ticket.id, actor=ctx.actor.id, request_id=ctx.request_id)
@@ -449,7 +457,7 @@ def _refund_txn(ctx: Context, ticket: Ticket, amount: int, kind: str) -> Any:
         counter = _stake_legs(ticket, +1, ctx.now)
     else:  # a partner-chosen refund amount comes out of stakes as a whole
         counter = [ledger.Leg(accounts.stakes(ticket.operator, ticket.currency, ctx.now), amount)]
-    return ledger.post(kind, [ledger.Leg(_wallet(ticket, ctx.now), -amount), *counter],
+    return ledger.post(kind, [ledger.Leg(_payer(ticket, ctx.now), -amount), *counter],
                        now=ctx.now, reference=ticket.id, actor=ctx.actor.id,
                        request_id=ctx.request_id)
 
@@ -458,6 +466,8 @@ def _on_void(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     _require(ticket, tickets.OPEN)
     prev_status, prev_result = ticket.status, ticket.result
     amount = event.refund if event.refund and event.refund > 0 else ticket.price
+    if amount > ticket.price:  # a void refunds at most what was paid
+        raise Invalid("net_payout must not exceed what the player paid", field="net_payout")
     txn = _refund_txn(ctx, ticket, amount, "bet.void")
     ticket.result = tickets.VOID
     tickets.move(ticket, tickets.EVALUATED)

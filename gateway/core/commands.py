@@ -86,13 +86,15 @@ class Refusal:
 
     def write(self, *, refused: bool = True) -> None:
         """Inside the caller's transaction: the new one after a rollback, or (`refused`
-        False: the request answered after all) the request's own, without the work."""
+        False: the request answered after all) the request's own, without the work. The
+        audit lines go last: the chain's lock is taken after every row lock (no deadlock
+        with the expiry sweeper, which locks tickets and then the chain)."""
+        for work in self.work if refused else ():
+            work()
         for r in self.rejections:
             audit.append(r.ctx.actor, r.action, now=r.ctx.now, result=f"rejected:{r.reason}",
                          target_type=r.target_type, target_id=r.target_id,
                          request_id=r.ctx.request_id, details=r.details)
-        for work in self.work if refused else ():
-            work()
         self.rejections.clear()
         self.work.clear()
 

@@ -164,12 +164,15 @@ def forbidden(family: str, code: str = "FORBIDDEN", message: str = "Forbidden") 
 class Authenticator:
     """Verifies the token, checks role and permission, then resolves the principal against
     the records (`network.resolve_principal`): ids that name nothing are 403, and a
-    VENTANA or VENDEDOR acts for the banca (and window) that the records say it belongs to."""
+    VENTANA or VENDEDOR acts for the banca (and window) that the records say it belongs to.
+    A 401 writes nothing: `on_refused(reason)` counts it (the per-minute rejection tally)."""
 
     def __init__(self, tokens: TokenService,
-                 resolve: Callable[[Principal], Principal] = network.resolve_principal) -> None:
+                 resolve: Callable[[Principal], Principal] = network.resolve_principal,
+                 on_refused: Callable[[str], None] = lambda reason: None) -> None:
         self._tokens = tokens
         self._resolve = resolve
+        self._on_refused = on_refused
 
     def require(
         self,
@@ -181,10 +184,12 @@ class Authenticator:
         family = family_for(req.path) if req.path else BACKOFFICE
         token = token_from(req)
         if not token:
+            self._on_refused("missing_token")
             raise _unauthorized(family)
         try:
             principal = self._tokens.verify(token)
         except InvalidToken:
+            self._on_refused("invalid_token")
             raise _unauthorized(family) from None
         if roles is not None and principal.role not in set(roles):
             raise forbidden(family)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from gateway.http import jsonbody
 from gateway.http.errors import ProtocolError
 from signing.keys import Keyring
 from signing.receipts import verify_receipt
@@ -27,11 +28,9 @@ class ReceiptCheck:
         self._keys = keys
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        import json
-
         try:
-            receipt = json.loads(req.context.raw_body or b"null")
-        except ValueError:
+            receipt = jsonbody.decode(req.context.raw_body or b"null")
+        except jsonbody.BadJSON:
             receipt = None
         if not isinstance(receipt, dict):
             raise ProtocolError(400, {"success": False, "error": {

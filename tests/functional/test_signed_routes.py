@@ -104,7 +104,8 @@ def test_key_rotation_inactive_key_refused_new_key_accepted(db, clock):
     partner = Partner(id="bs", protocol="betstack", operator="acme", tolerance_s=300, keys=(
         PartnerKey(kid="old", secret="OLDSECRET", active=False),
         PartnerKey(kid="new", secret="NEWSECRET", active=True)))
-    app = create_app(Config(env="test", partners=(partner,)), db=db, clock=clock)
+    app = create_app(Config(env="test", partners=(partner,), rejection_flush_s=0), db=db,
+                     clock=clock)
     client = falcon.testing.TestClient(app)
     body = {"action": "identify", "data": {"operator": "acme", "token": "nobody"}}
     raw, headers = f.signed(body, clock, secret="OLDSECRET")
@@ -117,7 +118,8 @@ def test_key_rotation_inactive_key_refused_new_key_accepted(db, clock):
 def test_tolerance_zero_accepts_recorded_traffic(db, clock):
     partner = Partner(id="bs", protocol="betstack", operator="acme", tolerance_s=0,
                       keys=(PartnerKey(kid="k", secret=f.SECRET),))
-    app = create_app(Config(env="test", partners=(partner,)), db=db, clock=clock)
+    app = create_app(Config(env="test", partners=(partner,), rejection_flush_s=0), db=db,
+                     clock=clock)
     raw, headers = f.signed({"action": "identify", "data": {"operator": "acme", "token": "t"}},
                             clock, skew=-86_400)
     resp = _post(falcon.testing.TestClient(app), raw, headers)
@@ -136,7 +138,8 @@ def test_ticket_of_another_operator_is_forbidden_on_paid(db, clock):
         Partner(id="a", protocol="betstack", operator="acme", keys=(PartnerKey("k", "AAA"),)),
         Partner(id="b", protocol="betstack", operator="beta", keys=(PartnerKey("k", "BBB"),)),
     )
-    app = create_app(Config(env="test", partners=partners), db=db, clock=clock)
+    app = create_app(Config(env="test", partners=partners, rejection_flush_s=0), db=db,
+                     clock=clock)
     client = falcon.testing.TestClient(app)
     pid = f.player(clock, balance=1_000)
     resp = f.pam(client, clock, "ticket_reserve", f.ticket_data("O-1", pid), secret="AAA")
@@ -161,7 +164,8 @@ def test_a_partner_on_standard_webhooks_signs_with_ed25519(db, clock):
     secret, public = generate_keypair()
     partner = Partner(id="sw", protocol="standard-webhooks", operator="acme",
                       keys=(PartnerKey("k1", public),))
-    app = create_app(Config(env="test", partners=(partner,)), db=db, clock=clock)
+    app = create_app(Config(env="test", partners=(partner,), rejection_flush_s=0), db=db,
+                     clock=clock)
     client = falcon.testing.TestClient(app)
     body = betstack.compact_json({"action": "identify",
                                   "data": {"operator": "acme", "token": "unknown"}})
