@@ -2,9 +2,11 @@
 
 1. `RequestContext`: request id (echo a valid `X-Request-Id` or make a UUID), bound into
    every log line; one access-log line and the request metrics at the end.
-2. `BodyLimit`: refuses bodies over the limit with 413 before anything else looks at them,
-   and keeps the raw bytes in `req.context.raw_body` (signatures are checked over them).
-3. `DatabaseSession`: a connection per request, returned to the pool at the end.
+2. `BodyLimit`: refuses bodies over the limit with 413 before anything else looks at them
+   (declared with `Content-Length` or sent chunked), answers 408 to a body that does not
+   arrive in time, and keeps the raw bytes in `req.context.raw_body` (signatures are
+   checked over them).
+3. `DatabaseSession`: the connection a request used goes back to the pool at its end.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ class RequestContext:
         structlog.contextvars.clear_contextvars()
 
 
+class ReadTimeout(Exception):
+    """The client did not send its request (headers or body) within the read deadline.
+
+    Raised by the server's socket reads (`gateway.cli`'s worker); `BodyLimit` turns it into
+    a 408 when it happens while the body is read."""
+
+
 class BodyLimit:
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
@@ -79,10 +88,17 @@ class BodyLimit:
         length = req.content_length
         if length is not None and length > self._max:
             raise falcon.HTTPContentTooLarge(title="Request body exceeds the size limit")
-        if req.method in ("GET", "HEAD", "OPTIONS", "DELETE") and not length:
+        chunked = length is None and "chunked" in (req.get_header("Transfer-Encoding") or "")
+        if not length and not chunked:
             req.context.raw_body = b""
             return
-        data = req.bounded_stream.read(self._max + 1)
+        # A chunked body has no length: the server hands it over de-chunked, up to its end.
+        stream = req.stream if chunked else req.bounded_stream
+        try:
+            data = stream.read(self._max + 1)
+        except (ReadTimeout, TimeoutError):
+            raise falcon.HTTPError(falcon.HTTP_408, title="Request body not received in time",
+                                   headers={"Connection": "close"}) from None
         if len(data) > self._max:
             raise falcon.HTTPContentTooLarge(title="Request body exceeds the size limit")
         req.context.raw_body = data
@@ -91,14 +107,15 @@ class BodyLimit:
 class DatabaseSession:
     """Pooled databases (PostgreSQL) lend a connection per request and take it back after;
     SQLite keeps one connection per worker thread open (opening one costs pragmas and
-    closing the last one checkpoints the WAL)."""
+    closing the last one checkpoints the WAL).
+
+    Nothing connects up front: the first query connects (peewee's `autoconnect`), so routes
+    that never touch the database (`/healthz`, `/metrics`, the published keys) answer
+    while it is down, and `/readyz` reports it instead of failing."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._pooled = isinstance(db, PooledDatabase)
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._db.connect(reuse_if_open=True)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
