@@ -379,3 +379,49 @@ def test_nan_amounts_are_108(client, clock):
                                       operator="acme")
     resp = client.simulate_post("/pam", body=raw, headers=headers)
     assert resp.status_code == 400 and resp.json["code"] == 108
+
+
+# --- concurrent duplicates (threads; PostgreSQL in CI) --------------------------------------
+
+
+def _race(app, db, n, send):  # type: ignore[no-untyped-def]
+    barrier = threading.Barrier(n)
+
+    def one(i: int):  # type: ignore[no-untyped-def]
+        c = falcon.testing.TestClient(app)
+        barrier.wait()
+        try:
+            return send(c, i)
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_concurrent_copies_of_one_signed_create_debit_once(app, db, clock):
+    pid = f.player(clock, balance=10_000)
+    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("C-1", pid)},
+                            clock)
+    results = _race(app, db, 16, lambda c, i: c.simulate_post("/pam", body=raw,
+                                                                headers=headers))
+    assert [(r.status_code, r.text) for r in results] == [(200, "")] * 16
+    assert f.wallet(clock, pid).balance == 9_500
+    _books_clean()
+
+
+def test_one_body_less_signature_racing_over_many_tickets_pays_one(app, db, clock):
+    pid = f.player(clock, balance=10_000)
+    client = falcon.testing.TestClient(app)
+    for i in range(8):
+        assert _pam(client, clock, "ticket_reserve",
+                    f.ticket_data(f"RP-{i}", pid)).status_code == 200
+    clock.advance(1)
+    raw, headers = f.signed(None, clock)
+    results = _race(app, db, 8, lambda c, i: c.simulate_post(f"/be/tickets/RP-{i}/paid",
+                                                               body=raw, headers=headers))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200] + [403] * 7
+    bal = f.wallet(clock, pid)
+    assert (bal.balance, bal.held) == (9_500, 3_500)  # one posted, seven still held
+    _books_clean()
