@@ -3,62 +3,26 @@ port, then the printed curl snippets run in bash, as a newcomer would after `mak
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-PAMGATE = [sys.executable, "-m", "gateway.cli"]
+from tests import live
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-        "PAMGATE_PARTNERS_FILE": str(ROOT / "config" / "demo_partners.toml"),
-        "PAMGATE_BIND": f"127.0.0.1:{port}",
-        "PAMGATE_WORKERS": "2",
-        "PAMGATE_LOG_FORMAT": "json",
-    }
-    env.pop("PAMGATE_TEST_DATABASE_URL", None)
-    subprocess.run([*PAMGATE, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
-    demo = subprocess.run([*PAMGATE, "demo", "--base-url", f"http://127.0.0.1:{port}"],
-                          env=env, check=True, cwd=ROOT, capture_output=True, text=True)
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed in teardown
-    proc = subprocess.Popen([*PAMGATE, "serve"], env=env, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    else:
-        proc.terminate()
-        pytest.fail("gunicorn did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
-    yield base, demo.stdout, tmp_path / "serve.log"
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    port = live.free_port()
+    env = live.server_env(f"sqlite:///{tmp_path / 'demo.db'}", live.DEMO_PARTNERS, port)
+    live.pamgate(env, "migrate")
+    demo = live.pamgate(env, "demo", "--base-url", f"http://127.0.0.1:{port}")
+    with live.serve(env, tmp_path / "serve.log") as srv:
+        yield srv.base, demo.stdout, srv.log_path
 
 
 def test_gunicorn_serves_health_and_readiness(server):
