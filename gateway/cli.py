@@ -82,6 +82,12 @@ class _DeadlineSocket:
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self._sock, name)
 
+    def abandon(self) -> None:
+        """The request's body could not be read: answer it, then close the connection."""
+        self.expired = True
+        if self.request is not None:
+            self.request.must_close = True
+
     def end_request(self) -> None:
         self._deadline = None
         self.request = None

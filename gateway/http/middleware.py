@@ -99,6 +99,11 @@ class BodyLimit:
         except (ReadTimeout, TimeoutError):
             raise falcon.HTTPError(falcon.HTTP_408, title="Request body not received in time",
                                    headers={"Connection": "close"}) from None
+        except Exception:  # the server could not decode it (e.g. broken chunk framing)
+            sock = req.env.get("gunicorn.socket")
+            if hasattr(sock, "abandon"):
+                sock.abandon()  # the rest of the connection is garbage: close after answering
+            raise falcon.HTTPBadRequest(title="Malformed request body") from None
         if len(data) > self._max:
             raise falcon.HTTPContentTooLarge(title="Request body exceeds the size limit")
         req.context.raw_body = data

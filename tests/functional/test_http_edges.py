@@ -11,6 +11,7 @@ from typing import Any
 
 import falcon.testing
 import pytest
+from gunicorn.http.errors import InvalidChunkSize
 
 from gateway.app import create_app
 from gateway.core.clock import FixedClock, unix
@@ -68,6 +69,24 @@ def test_a_chunked_body_of_exactly_64_kib_is_read_whole(app, clock):
     status, _, body = _chunked(app, raw, {**headers, "Content-Type": "application/json"})
     assert status != 413
     assert json.loads(body)["code"] != 109  # the signature matched the whole body
+
+
+class _BrokenChunks(io.RawIOBase):
+    """`wsgi.input` of a chunked body whose framing is broken (gunicorn raises)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise InvalidChunkSize(b"zz")
+
+
+def test_a_malformed_chunked_body_is_400_in_the_protocols_shape_not_500(app):
+    status, _, body = _call(app, "POST", "/pam", {"Content-Type": "application/json",
+                                                  "Transfer-Encoding": "chunked"},
+                            _BrokenChunks())
+    assert (status, json.loads(body)) == (400, {"code": 108,
+                                                "message": "Malformed request body"})
 
 
 class _StalledBody(io.RawIOBase):
