@@ -1,6 +1,6 @@
 """gunicorn settings for `gunicorn --config gunicorn.conf.py wsgi:app` in a checkout (the
 benchmarks use it). They are the ones `pamgate serve` ships in the package:
-`gateway.cli.gunicorn_settings`."""
+`gateway.http.server.gunicorn_settings`."""
 
 import os
 import tempfile
@@ -10,6 +10,6 @@ import tempfile
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pamgate-metrics-"))
 
 from config.settings import load_config
-from gateway.cli import gunicorn_settings
+from gateway.http.server import gunicorn_settings
 
 globals().update(gunicorn_settings(load_config()))

@@ -57,6 +57,7 @@ _GENERIC: dict[int, tuple[str, str]] = {
     403: ("FORBIDDEN", "Forbidden"),
     404: ("NOT_FOUND", "Not found"),
     405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    408: ("REQUEST_TIMEOUT", "Request not received in time"),
     413: ("PAYLOAD_TOO_LARGE", "Request body exceeds the size limit"),
     415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
     500: ("internal_error", "Internal server error"),

@@ -1,0 +1,200 @@
+"""gunicorn as `pamgate serve` runs it, with the settings shipped in the package
+(`gunicorn.conf.py` in a checkout only re-exports them), so it works from a plain
+`pip install`.
+
+The worker is gunicorn's gevent worker (psycopg2 made cooperative with psycogreen) with a
+read deadline on every request: a client waiting between requests costs a greenlet, not a
+worker, and one that has started a request must send all of it (headers and body) within
+`PAMGATE_READ_TIMEOUT_S` or be answered 408. See bench/README.md ("Slow senders").
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from config.settings import Config, load_config
+
+WRITE_TIMEOUT_S = 30.0  # a client that does not read its response is dropped after this
+
+
+class _DeadlineSocket:
+    """A client socket as gunicorn's parser and `wsgi.input` see it, with deadlines.
+
+    Between requests a read waits `idle_s` (the keep-alive) and then ends the connection
+    quietly. The first byte of a request starts its read deadline: a read past it raises
+    `ReadTimeout` (408) and the connection is done. Everything else is the socket's own.
+    """
+
+    def __init__(self, sock, idle_s: float, read_s: float) -> None:  # type: ignore[no-untyped-def]
+        self._sock = sock
+        self._idle_s = idle_s
+        self._read_s = read_s
+        self._deadline: float | None = None
+        self.expired = False
+        self.request = None  # gunicorn's request being served (its body is read from here)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._sock, name)
+
+    def abandon(self) -> None:
+        """The request's body could not be read: answer it, then close the connection."""
+        self.expired = True
+        if self.request is not None:
+            self.request.must_close = True
+
+    def end_request(self) -> None:
+        self._deadline = None
+        self.request = None
+
+    def recv(self, size: int) -> bytes:
+        import time
+
+        from gateway.http.middleware import ReadTimeout
+
+        if self.expired:
+            return b""
+        if self._deadline is None:
+            self._sock.settimeout(self._idle_s or None)
+            try:
+                data = self._sock.recv(size)
+            except TimeoutError:
+                return b""  # idle between requests: close without an answer
+            if data:
+                self._deadline = time.monotonic() + self._read_s
+            return data
+        remaining = self._deadline - time.monotonic()
+        if remaining > 0:
+            self._sock.settimeout(remaining)
+            try:
+                return self._sock.recv(size)
+            except TimeoutError:
+                pass
+        self.expired = True
+        if self.request is not None:
+            self.request.must_close = True  # the 408 says "Connection: close"
+        raise ReadTimeout(f"request not received within {self._read_s:g} s")
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(WRITE_TIMEOUT_S)
+        self._sock.sendall(data)
+
+
+_WORKER: type | None = None
+
+
+def gateway_worker() -> type:
+    """The gunicorn worker class `pamgate serve` runs (imports gevent, so built on demand)."""
+    global _WORKER
+    if _WORKER is not None:
+        return _WORKER
+    import contextlib
+
+    from gunicorn.workers.base_async import AsyncWorker
+    from gunicorn.workers.ggevent import GeventWorker
+
+    class GatewayWorker(GeventWorker):
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            self.read_timeout_s = load_config().read_timeout_s
+
+        def patch(self) -> None:
+            super().patch()  # gevent's monkey.patch_all()
+            from psycogreen.gevent import patch_psycopg
+
+            patch_psycopg()  # psycopg2 waits on its socket cooperatively
+
+        def timeout_ctx(self):  # type: ignore[no-untyped-def]
+            return contextlib.nullcontext()  # _DeadlineSocket keeps time instead
+
+        def handle(self, listener, client, addr):  # type: ignore[no-untyped-def]
+            client.setblocking(1)
+            guarded = _DeadlineSocket(client, self.cfg.keepalive, self.read_timeout_s)
+            AsyncWorker.handle(self, listener, guarded, addr)
+
+        def handle_request(self, listener_name, req, sock, addr):  # type: ignore[no-untyped-def]
+            if isinstance(sock, _DeadlineSocket):
+                sock.request = req
+            try:
+                super().handle_request(listener_name, req, sock, addr)
+            finally:
+                if isinstance(sock, _DeadlineSocket):
+                    if sock.expired:  # the rest of the body never came: nothing to drain
+                        raise StopIteration()
+                    sock.end_request()
+
+        def handle_error(self, req, client, addr, exc):  # type: ignore[no-untyped-def]
+            from gateway.http.middleware import ReadTimeout
+
+            if not isinstance(exc, ReadTimeout):
+                super().handle_error(req, client, addr, exc)
+                return
+            import json
+
+            from gateway.http.errors import BACKOFFICE, generic_body
+
+            body = json.dumps(generic_body(BACKOFFICE, 408, "Request not received in time"),
+                              separators=(",", ":")).encode()
+            head = ("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+            with contextlib.suppress(OSError):
+                client.sendall(head + body)
+
+    _WORKER = GatewayWorker
+    return _WORKER
+
+
+def _child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def gunicorn_settings(config: Config) -> dict[str, object]:
+    """gunicorn's settings for `pamgate serve` (and `gunicorn.conf.py`)."""
+    from gateway.logs import configure_logging, logging_dict
+
+    def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+        configure_logging(config.log_level, config.log_format)
+
+    return {
+        "bind": config.bind,
+        "workers": config.workers,
+        "worker_class": gateway_worker(),
+        "worker_connections": 1000,
+        "timeout": config.timeout_s,
+        "graceful_timeout": config.graceful_timeout_s,
+        "keepalive": 5,
+        "max_requests": 0,
+        "accesslog": None,  # pamgate writes its own access line (with request id) per request
+        "logconfig_dict": logging_dict(config.log_level, config.log_format),
+        "proc_name": "pamgate",
+        "child_exit": _child_exit,
+        "post_worker_init": post_worker_init,
+    }
+
+
+def serve(config: Config, *, bind: str | None = None, workers: int | None = None) -> None:
+    """Run gunicorn in this process until it is stopped (each worker builds its app)."""
+    from gunicorn.app.base import BaseApplication
+
+    # Metrics of every worker are aggregated through files; must be set before any import
+    # of prometheus_client (the app is loaded in each worker, after this).
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pamgate-metrics-"))
+    settings = gunicorn_settings(config)
+    if bind:
+        settings["bind"] = bind
+    if workers:
+        settings["workers"] = workers
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            from gateway.app import create_app
+
+            return create_app(load_config())
+
+    Server().run()
