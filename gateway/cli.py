@@ -103,6 +103,7 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
 
     from gateway.core.betting import expire_reservations
     from gateway.core.clock import SystemClock
+    from gateway.core.rejections import summarise
 
     db = _database(config)
     clock = SystemClock()
@@ -110,6 +111,10 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
         expired = expire_reservations(clock.now())
         if expired:
             print(f"expired {expired} reservation(s)", flush=True)
+        summarised = summarise(clock.now())
+        if summarised:
+            print(f"summarised {summarised} minute(s) of refused requests into the audit log",
+                  flush=True)
         db.close()
         if args.once:
             return 0
@@ -173,22 +178,25 @@ def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
 def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     import datetime as dt
 
+    from gateway.core import idempotency, replays
     from gateway.core.clock import SystemClock
-    from gateway.core.idempotency import prune
     from gateway.store.database import unit_of_work
 
     db = _current_database(config)
     if db is None:
         return 2
     days = config.idempotency_retention_days
-    before = SystemClock().now() - dt.timedelta(days=days)
+    now = SystemClock().now()
+    before = now - dt.timedelta(days=days)
     try:
         with unit_of_work(db):
-            deleted = prune(before)
+            deleted = idempotency.prune(before)
+            signatures = replays.prune(now)
     finally:
         _close(db)
     print(f"deleted {deleted} idempotency records created before "
           f"{before:%Y-%m-%d %H:%M:%S} UTC (retention {days} days)")
+    print(f"deleted {signatures} signature records past their window")
     return 0
 
 

@@ -17,7 +17,14 @@ from gateway.core.audit import Actor
 from gateway.core.clock import SystemClock
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.store.database import bind, unit_of_work
-from gateway.store.models import Account, AuditHead, IdempotencyRecord
+from gateway.store.models import (
+    Account,
+    AuditHead,
+    AuditRecord,
+    IdempotencyRecord,
+    RejectionTally,
+    SignatureUse,
+)
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 
@@ -110,8 +117,36 @@ def test_prune_deletes_idempotency_records_past_retention(db, pamgate) -> None:
     status, out = pamgate("prune")
     assert status == 0
     assert out.startswith("deleted 2 idempotency records created before ")
-    assert out.rstrip().endswith("(retention 120 days)")
+    assert "(retention 120 days)" in out
     assert sorted(r.key for r in IdempotencyRecord.select()) == ["fresh", "kept"]
+
+
+def test_prune_forgets_signatures_past_their_window(db, pamgate) -> None:
+    now = SystemClock().now()
+    with unit_of_work(db):
+        for minutes, sig in ((-11, "old"), (5, "live")):
+            SignatureUse.create(partner="p", signature=sig, method="POST", request_hash="h",
+                                status_code=200, response="{}", created_at=now,
+                                expires_at=now + dt.timedelta(minutes=minutes))
+    status, out = pamgate("prune")
+    assert status == 0
+    assert "deleted 1 signature records past their window" in out
+    assert [r.signature for r in SignatureUse.select()] == ["live"]
+
+
+def test_sweep_summarises_refused_requests_of_minutes_that_are_over(db, pamgate) -> None:
+    minute = SystemClock().now().replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
+    with unit_of_work(db):
+        RejectionTally.create(partner="unknown", reason="bad_signature", minute=minute,
+                              count=3900)
+    status, out = pamgate("sweep", "--once")
+    assert status == 0
+    assert "summarised 1 minute(s) of refused requests" in out
+    row = AuditRecord.select().order_by(AuditRecord.seq.desc()).get()
+    assert (row.action, row.result, row.target_id) == (
+        "signature_check", "rejected:bad_signature", minute.isoformat() + "Z")
+    assert '"count":3900' in row.details
+    assert RejectionTally.select().count() == 0
 
 
 def test_verbs_refuse_a_database_that_is_not_migrated(tmp_path: Path, monkeypatch,
