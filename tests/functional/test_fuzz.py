@@ -46,7 +46,7 @@ OFFICE_WRITES = ("POST bancas", "POST ventanas", "POST vendedores", "POST player
                  "POST players/{id}/withdrawals", "PATCH players/{id}")
 
 # Sized for < 40 s on SQLite and < 80 s on PostgreSQL for the whole file (19 endpoints;
-# measured about 15 s and 22 s). Reproducible: each endpoint has its own fixed seed (so
+# measured 15-18 s and 21-30 s). Reproducible: each endpoint has its own fixed seed (so
 # they do not all get the same sequence of edits) and no example database is kept.
 EXAMPLES = 150
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
