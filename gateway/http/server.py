@@ -10,8 +10,10 @@ worker, and one that has started a request must send all of it (headers and body
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from contextvars import ContextVar
 
 from config.settings import Config, load_config
 
@@ -81,6 +83,21 @@ class _DeadlineSocket:
 
 
 _WORKER: type | None = None
+_ERROR_PATH: ContextVar[str] = ContextVar("pamgate_error_path", default="")
+_MESSAGES = {408: "Request not received in time"}
+
+
+def _write_json_error(sock, status: int, reason: str, mesg: str) -> None:  # type: ignore[no-untyped-def]
+    """What gunicorn answers itself (a request it cannot parse, a line or header too long,
+    a body not received in time), in the error shape of the path's protocol family."""
+    from gateway.http.errors import family_for, generic_body
+
+    message = _MESSAGES.get(status, reason)
+    body = json.dumps(generic_body(family_for(_ERROR_PATH.get()), status, message),
+                      separators=(",", ":")).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    sock.sendall(head.encode("latin-1") + body)
 
 
 def gateway_worker() -> type:
@@ -99,6 +116,9 @@ def gateway_worker() -> type:
             self.read_timeout_s = load_config().read_timeout_s
 
         def patch(self) -> None:
+            from gunicorn import util
+
+            util.write_error = _write_json_error  # gunicorn's own errors in JSON, not HTML
             super().patch()  # gevent's monkey.patch_all()
             from psycogreen.gevent import patch_psycopg
 
@@ -126,19 +146,12 @@ def gateway_worker() -> type:
         def handle_error(self, req, client, addr, exc):  # type: ignore[no-untyped-def]
             from gateway.http.middleware import ReadTimeout
 
+            _ERROR_PATH.set(getattr(req, "path", None) or "")
             if not isinstance(exc, ReadTimeout):
-                super().handle_error(req, client, addr, exc)
+                super().handle_error(req, client, addr, exc)  # answers via _write_json_error
                 return
-            import json
-
-            from gateway.http.errors import BACKOFFICE, generic_body
-
-            body = json.dumps(generic_body(BACKOFFICE, 408, "Request not received in time"),
-                              separators=(",", ":")).encode()
-            head = ("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
             with contextlib.suppress(OSError):
-                client.sendall(head + body)
+                _write_json_error(client, 408, "Request Timeout", "")
 
     _WORKER = GatewayWorker
     return _WORKER

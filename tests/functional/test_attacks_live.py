@@ -800,12 +800,6 @@ PARSE_ERRORS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP: requests gunicorn cannot parse (request line over 4094 bytes: 414; a header "
-    "over 8190 bytes: 431; a non-numeric Content-Length: 400) are answered by "
-    "gunicorn's Worker.handle_error with an HTML page, not the protocol's JSON error "
-    "(SPEC 0: every error body follows the shape of the protocol); GatewayWorker."
-    "handle_error (gateway/http/server.py) renders JSON only for ReadTimeout (408)"))
 @pytest.mark.parametrize("kind", sorted(PARSE_ERRORS))
 def test_requests_the_http_server_cannot_parse_get_a_json_error(wire: Wire, kind: str):
     status, headers, body = _raw_http(wire, PARSE_ERRORS[kind])
