@@ -167,13 +167,15 @@ def resolve_token(operator: str, token: str, now: dt.datetime) -> Player:
 def resolve_player(operator: str, ref: str, now: dt.datetime) -> Player:
     """A bet-engine `player_id` of `operator`: our player id, the external id, or a live
     player token. Another operator's player is unknown, whatever the form of its id."""
+    # two index lookups (primary key; operator + external id), our id first
     row = fastsql.execute(
-        f"SELECT {_PLAYER_COLUMNS} FROM player WHERE operator = %s "  # noqa: S608
-        "AND (id = %s OR external_id = %s) "
-        "ORDER BY CASE WHEN id = %s THEN 0 ELSE 1 END LIMIT 1",
-        (operator, ref, ref, ref)).fetchone()
+        f"SELECT {_PLAYER_COLUMNS}, 0 AS rank FROM player "  # noqa: S608
+        "WHERE id = %s AND operator = %s UNION ALL "
+        f"SELECT {_PLAYER_COLUMNS}, 1 AS rank FROM player "
+        "WHERE operator = %s AND external_id = %s ORDER BY rank LIMIT 1",
+        (ref, operator, operator, ref)).fetchone()
     if row is not None:
-        return Player(**dict(zip(_PLAYER_FIELDS, row, strict=True)))
+        return Player(**dict(zip(_PLAYER_FIELDS, row[:-1], strict=True)))
     return resolve_token(operator, ref, now)
 
 
