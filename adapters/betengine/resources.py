@@ -38,6 +38,14 @@ def _parse(raw: bytes) -> tuple[Any, dict[Any, Any] | None]:
         return None, exc.details()
 
 
+def _is_ping(raw: bytes) -> bool:
+    try:
+        envelope = jsonbody.decode(raw)
+    except jsonbody.BadJSON:
+        return False
+    return isinstance(envelope, dict) and envelope.get("action") == "ping"
+
+
 def _empty_ok(resp: falcon.Response) -> None:
     resp.status = 200
     resp.content_type = falcon.MEDIA_JSON
@@ -61,18 +69,28 @@ class PamWebhook(_Base):
     """`POST /pam`: every player and ticket event of the bet engine."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        message, problem = _parse(req.context.raw_body)
-        envelope = message if isinstance(message, dict) else None
-        if envelope is not None and envelope.get("action") == "ping":
+        raw = req.context.raw_body
+        if b"ping" in raw and _is_ping(raw):  # the one action that needs no signature
             resp.media = {"status": "ok"}
             return
-        data = envelope.get("data") if envelope else None
-        operator = req.get_header(OPERATOR_HEADER) or (
-            data.get("operator") if isinstance(data, dict) else None)
-        fresh = envelope is not None and envelope.get("action") == "identify"
-        self._guard.handle(req, resp, operator if isinstance(operator, str) else None,
-                           lambda partner: self._act(req, resp, partner, envelope, problem),
-                           fresh=fresh)
+        parsed: list[tuple[Any, dict[Any, Any] | None]] = []
+
+        def message() -> tuple[Any, dict[Any, Any] | None]:
+            if not parsed:  # parsed once, and only after the signature was verified
+                parsed.append(_parse(raw))
+            return parsed[0]
+
+        def act(partner: Partner) -> None:
+            envelope, problem = message()
+            self._act(req, resp, partner, envelope if isinstance(envelope, dict) else None,
+                      problem)
+
+        def identify() -> bool:
+            envelope = message()[0]
+            return isinstance(envelope, dict) and envelope.get("action") == "identify"
+
+        self._guard.handle(req, resp, act, operator=req.get_header(OPERATOR_HEADER),
+                           fresh=identify)
 
     def _act(self, req: falcon.Request, resp: falcon.Response, partner: Partner,
              envelope: dict[str, Any] | None, problem: str | None) -> None:
@@ -127,7 +145,7 @@ class PaidTicket(_Base):
                 raise translate.from_core(exc, identifier) from None
             resp.media = translate.ticket_view(ticket)
 
-        self._guard.handle(req, resp, req.get_header(OPERATOR_HEADER), respond)
+        self._guard.handle(req, resp, respond, operator=req.get_header(OPERATOR_HEADER))
 
 
 class TicketItem(_Base):
@@ -141,15 +159,15 @@ class TicketItem(_Base):
                 raise translate.from_core(exc, identifier) from None
             resp.media = translate.ticket_view(ticket)
 
-        self._guard.handle(req, resp, req.get_header(OPERATOR_HEADER), respond)
+        self._guard.handle(req, resp, respond, operator=req.get_header(OPERATOR_HEADER))
 
 
 class TicketCollection(_Base):
     """`GET /be/tickets?limit=10&skip=0&user_id=…&skip_types=…&status=…`, newest first."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._guard.handle(req, resp, req.get_header(OPERATOR_HEADER),
-                           lambda partner: self._list(req, resp, partner))
+        self._guard.handle(req, resp, lambda partner: self._list(req, resp, partner),
+                           operator=req.get_header(OPERATOR_HEADER))
 
     def _list(self, req: falcon.Request, resp: falcon.Response, partner: Partner) -> None:
         try:

@@ -30,12 +30,23 @@ from gateway.http.metrics import Metrics
 from gateway.logs import get_logger
 from gateway.store.database import database, unit_of_work
 from signing import betstack, standard_webhooks
-from signing.errors import STALE_TIMESTAMP, UNKNOWN_PARTNER, SignatureError
+from signing.errors import (
+    BAD_SIGNATURE,
+    INACTIVE_KEY,
+    MALFORMED,
+    MISSING_HEADER,
+    STALE_TIMESTAMP,
+    UNKNOWN_PARTNER,
+    SignatureError,
+)
 from signing.keys import Partner
 
 log = get_logger("pamgate.signatures")
 
 REUSED = "signature_reused"
+# When several partners were tried, the refusal names the most telling reason.
+_TELLING = (STALE_TIMESTAMP, INACTIVE_KEY, BAD_SIGNATURE, MALFORMED, MISSING_HEADER,
+            UNKNOWN_PARTNER)
 
 
 @dataclass(frozen=True)
@@ -70,10 +81,14 @@ class PartnerGuard:
         self._metrics = metrics
         self._tally = tally
 
-    def handle(self, req: falcon.Request, resp: falcon.Response, operator: str | None,
-               respond: Callable[[Partner], None], *, fresh: bool = False) -> None:
-        """Verify, then run `respond(partner)` once per signed message (see module doc).
-        `fresh`: a read sent as a POST (`identify`), answered anew each time."""
+    def handle(self, req: falcon.Request, resp: falcon.Response,
+               respond: Callable[[Partner], None], *, operator: str | None = None,
+               fresh: Callable[[], bool] = lambda: False) -> None:
+        """Verify the raw bytes, then run `respond(partner)` once per signed message (see
+        module doc). `operator`: the operator the request names outside its body (the
+        `operator-name` header), which picks the partner; without it every partner's keys
+        are tried, so nothing of the body is read before it is verified. `fresh()`, asked
+        after verification: a read sent as a POST (`identify`), answered anew each time."""
         verified = self._verify(req, operator)
         partner = verified.partner
         req.context.partner = partner.id
@@ -81,7 +96,7 @@ class PartnerGuard:
         target = req.path + ("?" + req.query_string if req.query_string else "")
         signed = replays.signed_request(
             partner.id, verified.once_key, method=req.method, target=target,
-            message=verified.message, now=now, tolerance_s=partner.tolerance_s, fresh=fresh)
+            message=verified.message, now=now, tolerance_s=partner.tolerance_s, fresh=fresh())
         refusal = Refusal()
         try:
             with request_transaction() as refusal:
@@ -106,36 +121,47 @@ class PartnerGuard:
             raise
 
     def _verify(self, req: falcon.Request, operator: str | None) -> _Verified:
-        """The partner's own scheme decides the check: `betstack` (timestamp and hex HMAC
-        headers) or `standard-webhooks` (webhook-id/-timestamp/-signature)."""
-        partner = None
-        if operator:
+        """The partner whose keys signed the request (the one `operator` names, else any),
+        or a refusal with the most telling reason among the partners tried."""
+        if operator is not None:
             partner = (self._partners.by_operator("betstack", operator)
                        or self._partners.by_operator("standard-webhooks", operator))
-        if partner is None:
+            candidates = [partner] if partner is not None else []
+        else:
+            candidates = list(self._partners)
+        if not candidates:
             self._refuse(req, None, UNKNOWN_PARTNER)
-        assert partner is not None
         now = unix(self._clock.now())
+        failures: list[tuple[Partner, str]] = []
+        for partner in candidates:
+            try:
+                return self._check(req, partner, now)
+            except SignatureError as error:
+                failures.append((partner, error.reason))
+        reason = min((r for _, r in failures), key=_TELLING.index)
+        self._refuse(req, failures[0][0] if len(failures) == 1 else None, reason)
+        raise AssertionError("unreachable")  # _refuse raises
+
+    @staticmethod
+    def _check(req: falcon.Request, partner: Partner, now: int) -> _Verified:
+        """One partner's scheme: `betstack` (timestamp and hex HMAC headers) or
+        `standard-webhooks` (webhook-id/-timestamp/-signature)."""
         body = req.context.raw_body
-        try:
-            if partner.protocol == "standard-webhooks":
-                msg_id = req.get_header(standard_webhooks.ID_HEADER)
-                standard_webhooks.verify(
-                    partner.keys, msg_id=msg_id,
-                    timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
-                    signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
-                    body=body, now=now, tolerance_s=partner.tolerance_s,
-                )
-                return _Verified(partner, "id:" + (msg_id or ""), body)
-            signature = req.get_header(betstack.SIGNATURE_HEADER)
-            match = betstack.verify(
-                partner.keys, timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
-                signature=signature, body=body, now=now, tolerance_s=partner.tolerance_s,
+        if partner.protocol == "standard-webhooks":
+            msg_id = req.get_header(standard_webhooks.ID_HEADER)
+            standard_webhooks.verify(
+                partner.keys, msg_id=msg_id,
+                timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
+                signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
+                body=body, now=now, tolerance_s=partner.tolerance_s,
             )
-            return _Verified(partner, (signature or "").lower(), match.message)
-        except SignatureError as error:
-            self._refuse(req, partner, error.reason)
-            raise  # unreachable: _refuse raises
+            return _Verified(partner, "id:" + (msg_id or ""), body)
+        signature = req.get_header(betstack.SIGNATURE_HEADER)
+        match = betstack.verify(
+            partner.keys, timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
+            signature=signature, body=body, now=now, tolerance_s=partner.tolerance_s,
+        )
+        return _Verified(partner, (signature or "").lower(), match.message)
 
     def _refuse(self, req: falcon.Request, partner: Partner | None, reason: str) -> None:
         partner_id = partner.id if partner else "unknown"

@@ -25,7 +25,7 @@ from peewee import (
     SqliteDatabase,
     __exception_wrapper__,
 )
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = DatabaseProxy()
 
@@ -114,7 +114,10 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
     """Build (but do not connect) the database named by `url`."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :] or ":memory:"
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=15)
+        if path == ":memory:":
+            return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=15)
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=None,
+                                    stale_timeout=None, check_same_thread=False)
     parsed = urlparse(url)
     if parsed.scheme not in ("postgresql", "postgres"):
         raise ValueError(f"unsupported database url scheme {parsed.scheme!r}")

@@ -425,3 +425,27 @@ def test_one_body_less_signature_racing_over_many_tickets_pays_one(app, db, cloc
     bal = f.wallet(clock, pid)
     assert (bal.balance, bal.held) == (9_500, 3_500)  # one posted, seven still held
     _books_clean()
+
+
+# --- the body is read only after it is verified ------------------------------------------------
+
+
+def test_without_operator_name_the_partner_is_found_by_its_key(client, clock):
+    pid = f.player(clock, balance=10_000)
+    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("K-1", pid)},
+                            clock, operator=None)
+    assert "operator-name" not in headers
+    assert client.simulate_post("/pam", body=raw, headers=headers).status_code == 200
+    assert f.wallet(clock, pid).balance == 9_500
+
+
+def test_a_message_signed_by_one_operator_for_another_is_refused(client, clock):
+    pid = f.player(clock, balance=10_000)
+    for operator in (None, "beta"):  # found by beta's key, or named by the header
+        clock.advance(1)
+        raw, headers = f.signed({"action": "ticket_create",
+                                 "data": f.ticket_data("K-2", pid)},  # data.operator: acme
+                                clock, secret=BETA_SECRET, operator=operator)
+        resp = client.simulate_post("/pam", body=raw, headers=headers)
+        assert resp.status_code == 403 and resp.json["code"] == 109
+    assert f.wallet(clock, pid).balance == 10_000 and Ticket.select().count() == 0
