@@ -1,5 +1,9 @@
 """The composition root: `create_app` builds every collaborator and mounts every route.
 
+Protocol families are declared by their adapter packages (`adapters/<family>/protocol.py`);
+`PROTOCOLS` lists them, one line each, and everything per family (routes, error shapes,
+who may call) is built from that list.
+
 Nothing connects, reads configuration or builds clients at import time; tests pass their
 own database, clock, keys and HTTP session.
 """
@@ -7,6 +11,7 @@ own database, clock, keys and HTTP session.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +19,7 @@ import falcon
 import requests
 import simplejson
 
-from adapters.backoffice import resources as backoffice
-from adapters.betengine import resources as betengine
+from adapters import backoffice, betengine
 from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core import ledger
@@ -28,6 +32,7 @@ from gateway.http.inputs import InputGuard
 from gateway.http.keys import PublishedKeys, ReceiptCheck
 from gateway.http.metrics import Metrics
 from gateway.http.middleware import BodyLimit, DatabaseSession, RequestContext
+from gateway.http.protocol import Protocol, Protocols
 from gateway.http.signatures import PartnerGuard
 from gateway.store.database import bind, open_database
 from signing.keys import Keyring
@@ -47,6 +52,8 @@ class Services:
     auth: Authenticator
     partners: PartnerDirectory
     rejections: Tally
+    protocols: Protocols
+    guard: PartnerGuard
 
 
 def build_services(
@@ -57,6 +64,7 @@ def build_services(
     keys: Keyring | None = None,
     http: requests.Session | None = None,
     metrics: Metrics | None = None,
+    protocols: Sequence[Protocol] = (),
 ) -> Services:
     database = bind(db if db is not None else open_database(
         config.database_url, pool_size=config.db_pool_size))
@@ -64,18 +72,31 @@ def build_services(
     keys = keys or Keyring.from_texts(list(config.signing_keys))
     tokens = TokenService(config.jwt_secret, clock, ttl_s=config.jwt_ttl_s)
     tally = Tally(clock, flush_every_s=config.rejection_flush_s)
+    metrics = metrics or Metrics(config.metrics_dir)
+    partners = PartnerDirectory(config.partners)
+    families = Protocols([*PROTOCOLS, *protocols])
     return Services(
         config=config,
         db=database,
         clock=clock,
         keys=keys,
         http=http or requests.Session(),
-        metrics=metrics or Metrics(config.metrics_dir),
+        metrics=metrics,
         tokens=tokens,
-        auth=Authenticator(tokens, on_refused=lambda reason: tally.add("backoffice", reason)),
-        partners=PartnerDirectory(config.partners),
+        auth=Authenticator(tokens, families,
+                           on_refused=lambda reason: tally.add("backoffice", reason)),
+        partners=partners,
         rejections=tally,
+        protocols=families,
+        guard=PartnerGuard(partners, clock, metrics, tally, families),
     )
+
+
+# The protocol families this service speaks: one line each.
+PROTOCOLS: tuple[Protocol, ...] = (
+    betengine.PROTOCOL,
+    backoffice.PROTOCOL,
+)
 
 
 class GatewayApp(falcon.App):
@@ -92,34 +113,6 @@ def _json_handler() -> falcon.media.JSONHandler:
     return falcon.media.JSONHandler(dumps=dumps, loads=loads)
 
 
-def _mount_betengine(app: falcon.App, s: Services) -> None:
-    guard = PartnerGuard(s.partners, s.clock, s.metrics, s.rejections)
-    args = (guard, s.clock, s.metrics, s.config.reserve_ttl_s)
-    app.add_route("/pam", betengine.PamWebhook(*args))
-    app.add_route("/be/tickets", betengine.TicketCollection(*args))
-    app.add_route("/be/tickets/{identifier}", betengine.TicketItem(*args))
-    app.add_route("/be/tickets/{identifier}/paid", betengine.PaidTicket(*args))
-
-
-def _mount_backoffice(app: falcon.App, s: Services) -> None:
-    """Back-office routes (SPEC 2, 6, 7, 7b, 7c, 10): bearer/cookie JWT, JSON envelope."""
-    args = (s.auth, s.clock, s.metrics)
-    app.add_route("/api/v1/bancas", backoffice.BancaCollection(*args))
-    app.add_route("/api/v1/bancas/{banca_id}", backoffice.BancaItem(*args))
-    app.add_route("/api/v1/ventanas", backoffice.VentanaCollection(*args))
-    app.add_route("/api/v1/ventanas/{ventana_id}", backoffice.VentanaItem(*args))
-    app.add_route("/api/v1/vendedores", backoffice.VendedorCollection(*args))
-    app.add_route("/api/v1/vendedores/{vendedor_id}", backoffice.VendedorItem(*args))
-    operators = tuple(sorted({p.operator for p in s.partners if p.operator}))
-    app.add_route("/api/v1/players", backoffice.PlayerCollection(*args, operators=operators))
-    app.add_route("/api/v1/players/{player_id}", backoffice.PlayerItem(*args))
-    app.add_route("/api/v1/players/{player_id}/tokens", backoffice.PlayerTokens(*args))
-    app.add_route("/api/v1/players/{player_id}/deposits", backoffice.PlayerDeposits(*args))
-    app.add_route("/api/v1/players/{player_id}/withdrawals",
-                  backoffice.PlayerWithdrawals(*args))
-    app.add_route("/api/v1/reconciliation", backoffice.Reconciliation(*args))
-
-
 def create_app(
     config: Config,
     *,
@@ -127,15 +120,18 @@ def create_app(
     clock: Clock | None = None,
     keys: Keyring | None = None,
     http: requests.Session | None = None,
+    protocols: Sequence[Protocol] = (),
 ) -> GatewayApp:
-    services = build_services(config, db=db, clock=clock, keys=keys, http=http)
+    """`protocols`: families beyond `PROTOCOLS` (tests add a throwaway one)."""
+    services = build_services(config, db=db, clock=clock, keys=keys, http=http,
+                              protocols=protocols)
     counter = services.metrics.ledger_transactions
     ledger.observe_commits(services.db, lambda kind: counter.labels(kind=kind).inc())
     app = GatewayApp(
         middleware=[
             RequestContext(services.metrics),
             BodyLimit(config.max_body_bytes),
-            InputGuard(),
+            InputGuard(services.protocols),
             DatabaseSession(services.db),
         ],
         cors_enable=False,
@@ -145,10 +141,9 @@ def create_app(
     json_handler = _json_handler()
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
-    errors.install(app)
-
-    _mount_betengine(app, services)
-    _mount_backoffice(app, services)
+    errors.install(app, services.protocols)
+    for family in services.protocols:
+        family.mount(app, services)
     app.add_route("/.well-known/pamgate-keys", PublishedKeys(services.keys))
     app.add_route("/api/v1/receipts/verify", ReceiptCheck(services.keys))
     app.add_route("/healthz", Health())

@@ -2,3 +2,7 @@
 
 Bearer/cookie JWT (SPEC 2), the `{"success": …}` envelope, money in currency units.
 """
+
+from adapters.backoffice.protocol import PROTOCOL
+
+__all__ = ["PROTOCOL"]

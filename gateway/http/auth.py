@@ -21,8 +21,8 @@ from gateway.core import network
 from gateway.core.clock import Clock, unix
 from gateway.core.errors import Forbidden as CoreForbidden
 from gateway.core.principal import ROLES, Principal
-from gateway.http.errors import BACKOFFICE, LOTTERY, PAYMENTS, ProtocolError, family_for
 from gateway.http.inputs import storable
+from gateway.http.protocol import Protocols
 
 ALGORITHM = "HS256"
 
@@ -138,39 +138,17 @@ def token_from(req: falcon.Request) -> str | None:
     return cookies[0] if cookies else None
 
 
-def _unauthorized(family: str) -> ProtocolError:
-    if family == LOTTERY:
-        return ProtocolError(401, {"errors": ["Access denied"]}, reason="unauthenticated")
-    if family == PAYMENTS:
-        return ProtocolError(401, {"error": "Unauthorized"}, reason="unauthenticated")
-    return ProtocolError(
-        401,
-        {"success": False, "error": {"code": "UNAUTHORIZED",
-                                     "message": "Missing, invalid or expired token"}},
-        reason="unauthenticated",
-    )
-
-
-def forbidden(family: str, code: str = "FORBIDDEN", message: str = "Forbidden") -> ProtocolError:
-    if family == LOTTERY:
-        return ProtocolError(403, {"errors": ["Access denied"]}, reason="forbidden")
-    if family == PAYMENTS:
-        return ProtocolError(403, {"error": "Forbidden"}, reason="forbidden")
-    return ProtocolError(
-        403, {"success": False, "error": {"code": code, "message": message}}, reason="forbidden"
-    )
-
-
 class Authenticator:
     """Verifies the token, checks role and permission, then resolves the principal against
     the records (`network.resolve_principal`): ids that name nothing are 403, and a
     VENTANA or VENDEDOR acts for the banca (and window) that the records say it belongs to.
     A 401 writes nothing: `on_refused(reason)` counts it (the per-minute rejection tally)."""
 
-    def __init__(self, tokens: TokenService,
+    def __init__(self, tokens: TokenService, protocols: Protocols,
                  resolve: Callable[[Principal], Principal] = network.resolve_principal,
                  on_refused: Callable[[str], None] = lambda reason: None) -> None:
         self._tokens = tokens
+        self._protocols = protocols
         self._resolve = resolve
         self._on_refused = on_refused
 
@@ -181,23 +159,23 @@ class Authenticator:
         roles: Iterable[str] | None = None,
         permission: str | None = None,
     ) -> Principal:
-        family = family_for(req.path) if req.path else BACKOFFICE
+        path = req.path or ""
         token = token_from(req)
         if not token:
             self._on_refused("missing_token")
-            raise _unauthorized(family)
+            raise self._protocols.error(path, 401, reason="unauthenticated")
         try:
             principal = self._tokens.verify(token)
         except InvalidToken:
             self._on_refused("invalid_token")
-            raise _unauthorized(family) from None
+            raise self._protocols.error(path, 401, reason="unauthenticated") from None
         if roles is not None and principal.role not in set(roles):
-            raise forbidden(family)
+            raise self._protocols.error(path, 403, reason="forbidden")
         if permission is not None and not principal.has(permission):
-            raise forbidden(family)
+            raise self._protocols.error(path, 403, reason="forbidden")
         try:
             principal = self._resolve(principal)
         except CoreForbidden:
-            raise forbidden(family) from None
+            raise self._protocols.error(path, 403, reason="forbidden") from None
         req.context.principal = principal
         return principal

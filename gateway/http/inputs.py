@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import falcon
 
-from gateway.http.errors import ProtocolError, family_for, generic_body
+from gateway.http.protocol import Protocols
 
 # NUL and every surrogate code point: text that cannot be stored or encoded as UTF-8.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -38,11 +38,13 @@ def _texts(params: dict[str, object]) -> Iterable[str]:
 class InputGuard:
     """Falcon middleware: 400 for a NUL or lone surrogate in the path or the query."""
 
+    def __init__(self, protocols: Protocols) -> None:
+        self._protocols = protocols
+
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         path = req.path
         if storable(path) and all(storable(t) for t in _texts(req.params)):
             return
         # The path itself may be what is unstorable: the family is chosen on its prefix,
         # which NUL cannot change, and nothing from it is echoed back.
-        raise ProtocolError(400, generic_body(family_for(path), 400, MESSAGE),
-                            reason="unstorable_input")
+        raise self._protocols.error(path, 400, MESSAGE, reason="unstorable_input")

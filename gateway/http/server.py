@@ -84,16 +84,16 @@ class _DeadlineSocket:
 
 _WORKER: type | None = None
 _ERROR_PATH: ContextVar[str] = ContextVar("pamgate_error_path", default="")
-_MESSAGES = {408: "Request not received in time"}
 
 
 def _write_json_error(sock, status: int, reason: str, mesg: str) -> None:  # type: ignore[no-untyped-def]
     """What gunicorn answers itself (a request it cannot parse, a line or header too long,
     a body not received in time), in the error shape of the path's protocol family."""
-    from gateway.http.errors import family_for, generic_body
+    from gateway.app import PROTOCOLS
+    from gateway.http.protocol import GENERIC, Protocols
 
-    message = _MESSAGES.get(status, reason)
-    body = json.dumps(generic_body(family_for(_ERROR_PATH.get()), status, message),
+    message = GENERIC.get(status, (None, reason))[1]
+    body = json.dumps(Protocols(PROTOCOLS).body(_ERROR_PATH.get(), status, message),
                       separators=(",", ":")).encode()
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")

@@ -6,7 +6,8 @@ one transaction together with the once-only record of the signature (gateway.cor
 a byte-identical retry answers the first response and runs nothing; the signature on any
 other request is refused.
 
-A refusal answers 403 `{"code": 109, …}` and never says which check failed; the reason goes
+A refusal answers 403 in the family's shape (Betstack: `{"code": 109, …}`) and never says
+which check failed; the reason goes
 to the log (never a secret or signature), to `pamgate_signature_failures_total` and to the
 per-minute rejection tally (gateway.core.rejections): no row is written per refused request.
 """
@@ -27,6 +28,7 @@ from gateway.core.commands import Refusal, request_transaction
 from gateway.core.rejections import Tally
 from gateway.http.errors import ProtocolError
 from gateway.http.metrics import Metrics
+from gateway.http.protocol import Protocols
 from gateway.logs import get_logger
 from gateway.store.database import database, unit_of_work
 from signing import betstack, standard_webhooks
@@ -75,8 +77,9 @@ def _restore(resp: falcon.Response, stored: replays.Stored) -> None:
 
 class PartnerGuard:
     def __init__(self, partners: PartnerDirectory, clock: Clock, metrics: Metrics,
-                 tally: Tally) -> None:
+                 tally: Tally, protocols: Protocols) -> None:
         self._partners = partners
+        self._protocols = protocols
         self._clock = clock
         self._metrics = metrics
         self._tally = tally
@@ -124,9 +127,7 @@ class PartnerGuard:
         """The partner whose keys signed the request (the one `operator` names, else any),
         or a refusal with the most telling reason among the partners tried."""
         if operator is not None:
-            partner = (self._partners.by_operator("betstack", operator)
-                       or self._partners.by_operator("standard-webhooks", operator))
-            candidates = [partner] if partner is not None else []
+            candidates = [p for p in self._partners if p.operator == operator]
         else:
             candidates = list(self._partners)
         if not candidates:
@@ -144,24 +145,8 @@ class PartnerGuard:
 
     @staticmethod
     def _check(req: falcon.Request, partner: Partner, now: int) -> _Verified:
-        """One partner's scheme: `betstack` (timestamp and hex HMAC headers) or
-        `standard-webhooks` (webhook-id/-timestamp/-signature)."""
-        body = req.context.raw_body
-        if partner.protocol == "standard-webhooks":
-            msg_id = req.get_header(standard_webhooks.ID_HEADER)
-            standard_webhooks.verify(
-                partner.keys, msg_id=msg_id,
-                timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
-                signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
-                body=body, now=now, tolerance_s=partner.tolerance_s,
-            )
-            return _Verified(partner, "id:" + (msg_id or ""), body)
-        signature = req.get_header(betstack.SIGNATURE_HEADER)
-        match = betstack.verify(
-            partner.keys, timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
-            signature=signature, body=body, now=now, tolerance_s=partner.tolerance_s,
-        )
-        return _Verified(partner, (signature or "").lower(), match.message)
+        """The partner's own scheme (data in the partners file) checks the request."""
+        return _SCHEMES[partner.protocol](req, partner, now)
 
     def _refuse(self, req: falcon.Request, partner: Partner | None, reason: str) -> None:
         partner_id = partner.id if partner else "unknown"
@@ -169,4 +154,35 @@ class PartnerGuard:
         log.warning("signature_refused", partner=partner_id, reason=reason, path=req.path)
         self._tally.add(partner_id, reason)
         message = "Stale timestamp" if reason == STALE_TIMESTAMP else "Invalid signature"
-        raise ProtocolError(403, {"code": 109, "message": message}, reason=reason)
+        raise self._protocols.error(req.path, 403, message, reason=reason)
+
+
+def _betstack(req: falcon.Request, partner: Partner, now: int) -> _Verified:
+    """`timestamp` and hex HMAC `signature` headers; the once-only key is the signature."""
+    signature = req.get_header(betstack.SIGNATURE_HEADER)
+    match = betstack.verify(
+        partner.keys, timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
+        signature=signature, body=req.context.raw_body, now=now,
+        tolerance_s=partner.tolerance_s,
+    )
+    return _Verified(partner, (signature or "").lower(), match.message)
+
+
+def _standard_webhooks(req: falcon.Request, partner: Partner, now: int) -> _Verified:
+    """`webhook-id`/`-timestamp`/`-signature`; the once-only key is the message id."""
+    msg_id = req.get_header(standard_webhooks.ID_HEADER)
+    body = req.context.raw_body
+    standard_webhooks.verify(
+        partner.keys, msg_id=msg_id,
+        timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
+        signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
+        body=body, now=now, tolerance_s=partner.tolerance_s,
+    )
+    return _Verified(partner, "id:" + (msg_id or ""), body)
+
+
+# The signature schemes a partner may choose (`protocol` in the partners file).
+_SCHEMES: dict[str, Callable[[falcon.Request, Partner, int], _Verified]] = {
+    "betstack": _betstack,
+    "standard-webhooks": _standard_webhooks,
+}

@@ -13,10 +13,12 @@ from typing import Any
 import jwt
 import pytest
 
+from gateway.app import PROTOCOLS
 from gateway.core.clock import unix
 from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal
 from gateway.http.errors import ProtocolError
 from gateway.http.inputs import InputGuard
+from gateway.http.protocol import Protocols
 from gateway.store.models import (
     AuditRecord,
     Banca,
@@ -310,7 +312,7 @@ def test_nul_in_a_betstack_path_or_query_is_108(client, clock, path):
 def test_a_lone_surrogate_in_the_path_or_query_is_refused_before_routing():
     """A WSGI server may hand falcon a path or query value holding a lone surrogate; the
     guard refuses it (falcon's own test client cannot build such a request)."""
-    guard = InputGuard()
+    guard = InputGuard(Protocols(PROTOCOLS))
     for path, params in (("/api/v1/players/\ud800", {}),
                          ("/api/v1/players/x", {"q": "\udfff"}),
                          ("/api/v1/players/x", {"q": ["ok", "a\ud800"]}),

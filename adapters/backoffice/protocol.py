@@ -1,0 +1,39 @@
+"""The back-office family, declared: everything under `/api/v1` that no other family claims
+(the default), callers with a back-office token, the `{"success": false, "error": {"code",
+"message"}}` envelope, core errors mapped by `translate.from_core`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import falcon
+
+from adapters.backoffice import resources, translate
+from gateway.http.protocol import Protocol
+
+
+def error_body(status: int, code: str, message: str) -> Mapping[str, Any]:
+    return {"success": False, "error": {"code": code, "message": message}}
+
+
+def mount(app: falcon.App, services: Any) -> None:
+    args = (services.auth, services.clock, services.metrics)
+    app.add_route("/api/v1/bancas", resources.BancaCollection(*args))
+    app.add_route("/api/v1/bancas/{banca_id}", resources.BancaItem(*args))
+    app.add_route("/api/v1/ventanas", resources.VentanaCollection(*args))
+    app.add_route("/api/v1/ventanas/{ventana_id}", resources.VentanaItem(*args))
+    app.add_route("/api/v1/vendedores", resources.VendedorCollection(*args))
+    app.add_route("/api/v1/vendedores/{vendedor_id}", resources.VendedorItem(*args))
+    operators = tuple(sorted({p.operator for p in services.partners if p.operator}))
+    app.add_route("/api/v1/players", resources.PlayerCollection(*args, operators=operators))
+    app.add_route("/api/v1/players/{player_id}", resources.PlayerItem(*args))
+    app.add_route("/api/v1/players/{player_id}/tokens", resources.PlayerTokens(*args))
+    app.add_route("/api/v1/players/{player_id}/deposits", resources.PlayerDeposits(*args))
+    app.add_route("/api/v1/players/{player_id}/withdrawals",
+                  resources.PlayerWithdrawals(*args))
+    app.add_route("/api/v1/reconciliation", resources.Reconciliation(*args))
+
+
+PROTOCOL = Protocol(name="backoffice", prefixes=("",), caller="token",
+                    error_body=error_body, from_core=translate.from_core, mount=mount)
