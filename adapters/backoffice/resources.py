@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import falcon
 
-from adapters.backoffice import access, schemas, translate
-from gateway.core import network, players, reconcile
+from adapters.backoffice import schemas, translate
+from gateway.core import network, players, policy, reconcile
 from gateway.core.audit import Actor
 from gateway.core.clock import Clock
 from gateway.core.commands import Context, Outcome
-from gateway.core.principal import ADMIN, ROLES, VENDEDOR, VENTANA, Principal
+from gateway.core.principal import Principal
 from gateway.http.auth import Authenticator
 from gateway.http.metrics import Metrics
 
@@ -26,9 +26,11 @@ _NEW_TOKEN = schemas.NewToken()
 _CASH = schemas.CashMovement()
 _PLAYER_PATCH = schemas.PlayerPatch()
 
-ADMIN_ONLY = (ADMIN,)
-WINDOW_STAFF = (ADMIN, VENTANA)
-COUNTER_STAFF = (ADMIN, VENTANA, VENDEDOR)
+# Who may call at all, checked before the body is read; the decisions are the core's
+# (`gateway.core.policy`), whose role sets these are.
+ADMIN_ONLY = (policy.ADMIN,)
+WINDOW_STAFF = policy.WINDOW_STAFF
+COUNTER_STAFF = policy.COUNTER_STAFF
 
 
 class _Resource:
@@ -37,7 +39,7 @@ class _Resource:
         self._clock = clock
         self._metrics = metrics
 
-    def _principal(self, req: falcon.Request, roles: tuple[str, ...] = ROLES) -> Principal:
+    def _principal(self, req: falcon.Request, roles: tuple[str, ...] = policy.ROLES) -> Principal:
         return self._auth.require(req, roles=roles)
 
     def _context(self, req: falcon.Request, principal: Principal) -> Context:
@@ -166,7 +168,7 @@ class PlayerItem(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, player_id: str) -> None:
         principal = self._principal(req)
         with translate.core_errors():
-            view = access.read_player(principal, player_id, self._clock.now())
+            view = players.read_player(principal, player_id, self._clock.now())
         _ok(resp, translate.in_units(view))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, player_id: str) -> None:

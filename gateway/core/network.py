@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
+from gateway.core import policy
 from gateway.core.commands import Context, Done, Outcome, run
 from gateway.core.errors import Forbidden, Invalid, NotFound
 from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal, Scope
@@ -49,13 +50,8 @@ def _bps(value: int) -> int:
     return value
 
 
-def _require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("only ADMIN may change the sales network")
-
-
 def create_banca(ctx: Context, principal: Principal, cmd: NewBanca) -> Outcome:
-    _require_admin(principal)
+    policy.change_network(principal)
 
     def body() -> Done:
         banca = Banca.create(id=str(uuid.uuid4()), name=cmd.name, created_at=ctx.now)
@@ -65,7 +61,7 @@ def create_banca(ctx: Context, principal: Principal, cmd: NewBanca) -> Outcome:
 
 
 def create_ventana(ctx: Context, principal: Principal, cmd: NewVentana) -> Outcome:
-    _require_admin(principal)
+    policy.change_network(principal)
     _bps(cmd.commission_bps)
 
     def body() -> Done:
@@ -79,7 +75,7 @@ def create_ventana(ctx: Context, principal: Principal, cmd: NewVentana) -> Outco
 
 
 def create_vendedor(ctx: Context, principal: Principal, cmd: NewVendedor) -> Outcome:
-    _require_admin(principal)
+    policy.change_network(principal)
     _bps(cmd.commission_bps)
 
     def body() -> Done:
@@ -145,8 +141,9 @@ def resolve_principal(principal: Principal) -> Principal:
 
 def list_bancas(principal: Principal) -> list[dict[str, object]]:
     query = Banca.select().order_by(Banca.created_at, Banca.id)
-    if not principal.is_admin:
-        query = query.where(Banca.id == (principal.banca_id or ""))
+    visible = policy.visible_bancas(principal)
+    if visible is not None:
+        query = query.where(Banca.id == visible)
     return [banca_view(b) for b in query]
 
 
@@ -154,36 +151,32 @@ def get_banca(principal: Principal, banca_id: str) -> dict[str, object]:
     b = Banca.get_or_none(Banca.id == banca_id)
     if b is None:
         raise NotFound("banca not found")
-    if not principal.is_admin and principal.banca_id != b.id:
-        raise Forbidden("not your banca")
+    policy.read_banca(principal, b.id)
     return banca_view(b)
 
 
 def list_ventanas(principal: Principal) -> list[dict[str, object]]:
     query = Ventana.select().order_by(Ventana.created_at, Ventana.id)
-    if not principal.is_admin:
-        query = query.where(Ventana.id == (principal.ventana_id or ""))
+    visible = policy.visible_ventanas(principal)
+    if visible is not None:
+        query = query.where(Ventana.id == visible)
     return [ventana_view(v) for v in query]
 
 
 def get_ventana(principal: Principal, ventana_id: str) -> dict[str, object]:
-    scope = scope_of_ventana(ventana_id)
-    if not principal.may_act_on(scope):
-        raise Forbidden("not your ventana")
+    policy.read_scope(principal, scope_of_ventana(ventana_id), "ventana")
     return ventana_view(Ventana.get_by_id(ventana_id))
 
 
 def list_vendedores(principal: Principal) -> list[dict[str, object]]:
     query = Vendedor.select().order_by(Vendedor.created_at, Vendedor.id)
-    if principal.role == "VENTANA":
-        query = query.where(Vendedor.ventana == (principal.ventana_id or ""))
-    elif not principal.is_admin:
-        query = query.where(Vendedor.id == (principal.vendedor_id or ""))
+    visible = policy.visible_vendedores(principal)
+    if visible is not None:
+        column = Vendedor.ventana if visible[0] == "ventana" else Vendedor.id
+        query = query.where(column == visible[1])
     return [vendedor_view(v) for v in query]
 
 
 def get_vendedor(principal: Principal, vendedor_id: str) -> dict[str, object]:
-    scope = scope_of_vendedor(vendedor_id)
-    if not principal.may_act_on(scope):
-        raise Forbidden("not your vendedor")
+    policy.read_scope(principal, scope_of_vendedor(vendedor_id), "vendedor")
     return vendedor_view(Vendedor.get_by_id(vendedor_id))

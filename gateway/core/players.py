@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core import accounts, ledger
+from gateway.core import accounts, ledger, policy
 from gateway.core.clock import iso
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
 from gateway.core.errors import (
     Conflict,
-    Forbidden,
     Invalid,
     NotFound,
     PlayerBlocked,
@@ -27,10 +26,10 @@ from gateway.core.errors import (
 from gateway.core.idempotency import fingerprint
 from gateway.core.money import CURRENCIES
 from gateway.core.network import scope_of_ventana
-from gateway.core.principal import VENDEDOR, Principal, Scope
+from gateway.core.principal import Principal, Scope
 from gateway.store import fastsql
 from gateway.store.database import locked
-from gateway.store.models import Player, PlayerToken, Vendedor, Ventana
+from gateway.store.models import Player, PlayerToken
 
 TOKEN_TTL = dt.timedelta(hours=24)
 LANGS = ("es", "en")
@@ -105,8 +104,7 @@ def create_player(ctx: Context, principal: Principal, cmd: NewPlayer,
                   operators: Sequence[str] | None = None) -> Outcome:
     """A player of one operator; `externalId` is unique per operator (a concurrent create
     of the same one: the unique index lets one in, the others get `Conflict`)."""
-    if not principal.is_admin:
-        raise Forbidden("only ADMIN may create players")
+    policy.manage_players(principal, "create players")
     if cmd.currency not in CURRENCIES:
         raise Invalid("unknown currency", field="currency")
     if cmd.lang not in LANGS:
@@ -128,18 +126,24 @@ def create_player(ctx: Context, principal: Principal, cmd: NewPlayer,
     return run(ctx, "PLAYER_CREATE", body, target_type="player")
 
 
-def _player_scope(player: Player) -> Scope:
-    return scope_of_ventana(player.ventana_id) if player.ventana_id else Scope()
+def _player_window(player: Player) -> Scope | None:
+    return scope_of_ventana(player.ventana_id) if player.ventana_id else None
+
+
+def read_player(principal: Principal, player_id: str, now: dt.datetime) -> dict[str, object]:
+    """The player and wallet (minor units): NotFound, or Forbidden outside the caller's
+    window."""
+    player = get_player(player_id)
+    policy.read_player(principal, _player_window(player))
+    return wallet_view(player, now)
 
 
 def issue_token(ctx: Context, principal: Principal, player_id: str,
                 ttl: dt.timedelta = TOKEN_TTL) -> Outcome:
     """A fresh player token (shown once; only its hash is stored)."""
-    if principal.role not in ("ADMIN", "VENTANA"):
-        raise Forbidden("only ADMIN or VENTANA may issue player tokens")
+    policy.issue_player_tokens(principal)
     player = get_player(player_id)
-    if not principal.is_admin and not principal.may_act_on(_player_scope(player)):
-        raise Forbidden("player belongs to another window")
+    policy.issue_player_token(principal, _player_window(player))
     token = secrets.token_urlsafe(32)
 
     def body() -> Done:
@@ -199,8 +203,7 @@ def identify(operator: str, token: str, now: dt.datetime) -> dict[str, object]:
 
 
 def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: bool) -> Outcome:
-    if not principal.is_admin:
-        raise Forbidden("only ADMIN may block players")
+    policy.manage_players(principal, "block players")
 
     def body() -> Done:
         player = locked(Player.select().where(Player.id == player_id)).get_or_none()
@@ -216,20 +219,10 @@ def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: boo
 
 
 def _cash_window(principal: Principal, requested: str | None) -> str | None:
-    if principal.is_admin:
-        if requested:
-            scope_of_ventana(requested)
-        return requested
-    if requested:
-        raise Forbidden("ventanaId is for ADMIN only")
-    if principal.role == VENDEDOR:
-        seller = Vendedor.get_or_none(Vendedor.id == (principal.vendedor_id or ""))
-        if seller is None:
-            raise Forbidden("token names no seller")
-        return str(seller.ventana_id)
-    if not principal.ventana_id or Ventana.get_or_none(Ventana.id == principal.ventana_id) is None:
-        raise Forbidden("token names no sales window")
-    return principal.ventana_id
+    window = policy.cash_window(principal, requested)
+    if window is not None:
+        scope_of_ventana(window)  # the window must exist (NotFound)
+    return window
 
 
 def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit: bool) -> Outcome:
@@ -243,8 +236,7 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
             raise Invalid("amount must be greater than 0", field="amount")
         player = get_player(cmd.player_id)
         window = _cash_window(principal, cmd.ventana_id)
-        if not principal.is_admin and player.ventana_id != window:
-            raise Forbidden("player belongs to another window")
+        policy.move_player_cash(principal, window, player.ventana_id)
         state["window"], state["player"] = window, player
 
     idem = IdemKey(

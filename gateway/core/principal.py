@@ -41,13 +41,3 @@ class Principal:
 
     def has(self, permission: str) -> bool:
         return self.is_admin or permission in self.permissions
-
-    def may_act_on(self, target: Scope) -> bool:
-        """ADMIN: everything; VENTANA: its window and its sellers; VENDEDOR: itself."""
-        if self.role == ADMIN:
-            return True
-        if self.role == VENTANA:
-            return self.ventana_id is not None and target.ventana_id == self.ventana_id
-        if self.role == VENDEDOR:
-            return self.vendedor_id is not None and target.vendedor_id == self.vendedor_id
-        return False
