@@ -12,7 +12,7 @@ import falcon
 from marshmallow import ValidationError
 
 from adapters.betengine import schemas, translate
-from gateway.core import betting, players
+from gateway.core import betengine, players
 from gateway.core.audit import Actor
 from gateway.core.clock import Clock
 from gateway.core.commands import Context
@@ -118,12 +118,12 @@ class PamWebhook(_Base):
                 resp.media = players.identify(partner.operator, payload["token"], ctx.now)
                 return
             if action in translate.ACTIONS_PLACE:
-                outcome = betting.place(
+                outcome = betengine.place(
                     ctx, translate.place_command(partner.operator, action, payload,
                                                  env["data"]),
                     reserve_ttl_s=self._reserve_ttl_s)
             else:
-                outcome = betting.handle(
+                outcome = betengine.handle(
                     ctx, translate.event_command(partner.operator, action, payload,
                                                  env["data"]))
         except CoreError as exc:
@@ -140,7 +140,7 @@ class PaidTicket(_Base):
         def respond(partner: Partner) -> None:
             ctx = self._context(req, partner.id)
             try:
-                ticket = betting.mark_paid(ctx, partner.operator, identifier)
+                ticket = betengine.mark_paid(ctx, partner.operator, identifier)
             except CoreError as exc:
                 raise translate.from_core(exc, identifier) from None
             resp.media = translate.ticket_view(ticket)
@@ -154,7 +154,7 @@ class TicketItem(_Base):
     def on_get(self, req: falcon.Request, resp: falcon.Response, identifier: str) -> None:
         def respond(partner: Partner) -> None:
             try:
-                ticket = betting.get_ticket(partner.operator, identifier)
+                ticket = betengine.get_ticket(partner.operator, identifier)
             except CoreError as exc:
                 raise translate.from_core(exc, identifier) from None
             resp.media = translate.ticket_view(ticket)
@@ -180,7 +180,7 @@ class TicketCollection(_Base):
             if name not in translate.STATUS_FILTER:
                 raise translate.invalid({"status": [f"unknown status {name!r}"]})
             statuses += translate.STATUS_FILTER[name]
-        rows = betting.list_tickets(
+        rows = betengine.list_tickets(
             partner.operator, limit=limit or 10, skip=skip or 0,
             user_id=req.get_param("user_id"), status=statuses or None,
             skip_types=req.get_param_as_list("skip_types") or None,

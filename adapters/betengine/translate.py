@@ -6,14 +6,24 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from gateway.core import errors, tickets
-from gateway.core.betting import Amounts, PlaceTicket, TicketEvent
+from gateway.core import betengine, errors, tickets
+from gateway.core.betengine import Amounts, Origin, PlaceTicket, TicketEvent
 from gateway.core.clock import iso
 from gateway.http.errors import ProtocolError
 
 ACTIONS_PLACE = ("ticket_create", "ticket_reserve")
-ACTIONS_EVENT = ("ticket_update", "ticket_win", "ticket_lost", "ticket_void", "ticket_refund",
-                 "ticket_discard", "ticket_rollback", "ticket_closed")
+# Betstack's action → the core command it asks for
+EVENT_COMMANDS = {
+    "ticket_update": betengine.UPDATE_AMOUNTS,
+    "ticket_win": betengine.SETTLE_WON,
+    "ticket_lost": betengine.SETTLE_LOST,
+    "ticket_void": betengine.SETTLE_VOID,
+    "ticket_refund": betengine.REFUND,
+    "ticket_discard": betengine.DISCARD,
+    "ticket_rollback": betengine.ROLLBACK,
+    "ticket_closed": betengine.CLOSE,
+}
+ACTIONS_EVENT = tuple(EVENT_COMMANDS)
 
 INVALID_REQUEST = (108, "Invalid request")
 
@@ -111,6 +121,11 @@ def amounts(data: dict[str, Any]) -> Amounts:
     )
 
 
+def origin(operator: str, action: str) -> Origin:
+    """Betstack's idempotency scope is the operator; its action names the request."""
+    return Origin(scope=f"betstack:{operator}", action=action)
+
+
 def place_command(operator: str, action: str, data: dict[str, Any],
                   raw: dict[str, Any]) -> PlaceTicket:
     return PlaceTicket(
@@ -118,6 +133,7 @@ def place_command(operator: str, action: str, data: dict[str, Any],
         currency=data["currency"], amounts=amounts(data), reserve=action == "ticket_reserve",
         code=data.get("ticket_code"), type=data.get("ticket_type"), psp=data.get("psp"),
         atag=data.get("atag"), rtag=data.get("rtag"), raw=raw,
+        origin=origin(operator, action),
     )
 
 
@@ -126,7 +142,8 @@ def event_command(operator: str, action: str, data: dict[str, Any],
     has_money = any(data.get(k) is not None for k in ("price", "stake", "tax", "payout"))
     refund = data.get("net_payout") if action == "ticket_void" else None
     return TicketEvent(
-        operator=operator, action=action, ticket_id=data["ticket_id"],
+        operator=operator, command=EVENT_COMMANDS[action], ticket_id=data["ticket_id"],
+        origin=origin(operator, action),
         amounts=amounts(data) if action == "ticket_update" or (
             has_money and action != "ticket_void") else None,
         refund=refund, currency=data.get("currency"), raw=raw,

@@ -21,7 +21,7 @@ from typing import Any
 from peewee import JOIN, Expression, Select, Value, fn
 
 from gateway.core import tickets
-from gateway.core.betting import WALLET_PSPS
+from gateway.core.betengine.postings import WALLET_PSPS
 from gateway.core.ledger import CREDIT, DEBIT
 from gateway.store.database import read_snapshot
 from gateway.store.models import Account, Entry, Hold, LedgerTxn, Ticket
@@ -250,7 +250,7 @@ def _holds_match_reserved_tickets(report: Report, sample: int) -> Check:
                & (Hold.id.is_null() | (Hold.status != "open")))
         .order_by(Ticket.id)
     )
-    # a reserved ticket paid from a wallet reserves its price with a hold (betting.place)
+    # a reserved ticket paid from a wallet reserves its price with a hold (betengine.place)
     unheld_wallet_tickets = (
         Ticket.select(Ticket.id, Ticket.price)
         .where((Ticket.status == tickets.RESERVED) & Ticket.hold.is_null()

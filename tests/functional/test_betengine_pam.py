@@ -299,12 +299,12 @@ def test_win_after_rollback_is_a_new_generation(client, clock, funded):
 
 
 def test_reservation_expires_and_releases_the_hold(client, clock, funded):
-    from gateway.core import betting
+    from gateway.core import betengine
 
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_reserve", f.ticket_data("E-1", pid)))
     clock.advance(1801)
-    assert betting.expire_reservations(clock.now()) == 1
+    assert betengine.expire_reservations(clock.now()) == 1
     assert f.wallet(clock, pid).available == 10_000
     assert f.be(client, clock, "GET", "/be/tickets/E-1").json["status"] == "expired"
     clock.advance(1)  # a body-less POST may not reuse the GET's signature of this second

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import falcon.testing
 import pytest
 
-from gateway.core import betting, reconcile
+from gateway.core import betengine, reconcile
 from gateway.store.database import is_postgres
 from gateway.store.models import Hold, Ticket
 from tests import factories as f
@@ -118,7 +118,7 @@ def test_paid_racing_the_expiry_sweeper_moves_money_once(app, db, clock):
     def sweep(_):
         barrier.wait()
         try:
-            return betting.expire_reservations(clock.now())
+            return betengine.expire_reservations(clock.now())
         finally:
             db.close()
 

@@ -152,7 +152,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), amount=st.integers(min_value=1, max_value=3_000),
           ttl=st.integers(min_value=1, max_value=600))
     def place_hold(self, data: st.DataObject, amount: int, ttl: int) -> None:
-        """A reserved wallet ticket and its hold, as `betting.place(reserve=True)` writes."""
+        """A reserved wallet ticket and its hold, as `betengine.place(reserve=True)` writes."""
         wallet_id = data.draw(st.sampled_from(self.wallets), label="wallet")
         acc = self.accounts[wallet_id]
         expect_refusal = acc.balance - acc.held - amount < acc.floor  # type: ignore[operator]

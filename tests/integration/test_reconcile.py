@@ -8,9 +8,9 @@ import datetime as dt
 import json
 import uuid
 
-from gateway.core import betting, ledger, tickets
+from gateway.core import betengine, ledger, tickets
 from gateway.core.audit import Actor
-from gateway.core.betting import Amounts, PlaceTicket, TicketEvent
+from gateway.core.betengine import Amounts, Origin, PlaceTicket, TicketEvent
 from gateway.core.commands import Context
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.core.players import CashMovement, NewPlayer, create_player, move_cash
@@ -121,19 +121,24 @@ def test_a_bet_engine_lifecycle_reconciles_and_a_rolled_back_win_is_player_debt(
                                                  currency="MXN", operator="acme")).result["id"]
     move_cash(ctx, admin, CashMovement(player, 1000, "cash", "fund-0001"), deposit=True)
     stake = Amounts(price=300, stake=300, gross_payout=5000, net_payout=5000)
-    betting.place(ctx, PlaceTicket(operator="acme", ticket_id="T-1", player_ref=player,
-                                   currency="MXN", amounts=stake), reserve_ttl_s=600)
-    betting.place(ctx, PlaceTicket(operator="acme", ticket_id="T-2", player_ref=player,
-                                   currency="MXN", amounts=stake, reserve=True),
-                  reserve_ttl_s=600)
+    betengine.place(ctx, PlaceTicket(operator="acme", ticket_id="T-1", player_ref=player,
+                                     currency="MXN", amounts=stake,
+                                     origin=Origin("test:acme", "create")),
+                    reserve_ttl_s=600)
+    betengine.place(ctx, PlaceTicket(operator="acme", ticket_id="T-2", player_ref=player,
+                                     currency="MXN", amounts=stake, reserve=True,
+                                     origin=Origin("test:acme", "reserve")),
+                    reserve_ttl_s=600)
     assert reconcile().ok
-    betting.handle(ctx, TicketEvent(operator="acme", action="ticket_win", ticket_id="T-1"))
+    betengine.handle(ctx, TicketEvent(operator="acme", command=betengine.SETTLE_WON,
+                                      ticket_id="T-1", origin=Origin("test:acme", "win")))
     assert reconcile().ok
     wallet = Account.get(Account.code == f"player:{player}:wallet:MXN")
     available = wallet.balance - wallet.held
     move_cash(ctx, admin, CashMovement(player, available, "cash", "cashout-01"), deposit=False)
 
-    betting.handle(ctx, TicketEvent(operator="acme", action="ticket_rollback", ticket_id="T-1"))
+    betengine.handle(ctx, TicketEvent(operator="acme", command=betengine.ROLLBACK,
+                                      ticket_id="T-1", origin=Origin("test:acme", "rollback")))
 
     report = reconcile()
     assert report.ok, report.render()
