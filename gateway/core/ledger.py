@@ -11,6 +11,10 @@ reduce `available` (= balance - held), never `balance`, and are posted (fully or
 released or expired. Floors are enforced on `available` under row locks taken in
 ascending account id order, so concurrent requests can never push an account below its
 floor. Callers must already be inside `unit_of_work`.
+
+Every transaction has a declared kind (`ledger_kinds`) that names the kinds of account it
+may touch; `post` refuses anything else. The hand-written SQL takes its table and column
+names from the models' metadata.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from weakref import WeakKeyDictionary
 
 from peewee import IntegrityError, fn
 
+from gateway.core import ledger_kinds
 from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds, NotFound, Unbalanced
 from gateway.store import fastsql
 from gateway.store.database import database, locked
@@ -129,6 +134,7 @@ class _Row:
 
     id: int
     code: str
+    kind: str
     currency: str
     normal_side: str
     floor: int | None
@@ -137,7 +143,23 @@ class _Row:
     held: int = 0
 
 
-_COLUMNS = "id, code, currency, normal_side, floor, caches_balance, balance, held"
+def _column(model: Any, field: str) -> str:
+    return str(model._meta.fields[field].column_name)
+
+
+_ACCOUNT = Account._meta.table_name
+_TXN = LedgerTxn._meta.table_name
+_ENTRY = Entry._meta.table_name
+_ROW_FIELDS = ("id", "code", "kind", "currency", "normal_side", "floor", "caches_balance",
+               "balance", "held")
+_COLUMNS = ", ".join(_column(Account, f) for f in _ROW_FIELDS)
+_CACHES = _ROW_FIELDS.index("caches_balance")  # the row's fields up to here never change
+_ACCOUNT_ID = _column(Account, "id")
+_BALANCE = _column(Account, "balance")
+_TXN_COLUMNS = tuple(_column(LedgerTxn, f) for f in (
+    "kind", "reference", "reverses", "actor", "request_id", "memo", "created_at"))
+_TXN_ID = _column(LedgerTxn, "id")
+_ENTRY_COLUMNS = tuple(_column(Entry, f) for f in ("txn", "account", "amount", "currency"))
 
 
 def _lock(account_ids: Iterable[int]) -> dict[int, _Row]:
@@ -146,8 +168,9 @@ def _lock(account_ids: Iterable[int]) -> dict[int, _Row]:
     if not ids:
         return {}
     cursor = fastsql.execute(
-        f"SELECT {_COLUMNS} FROM account "  # noqa: S608 - placeholders only
-        f"WHERE id IN ({fastsql.placeholders(len(ids))}) ORDER BY id{fastsql.for_update()}",
+        f"SELECT {_COLUMNS} FROM {_ACCOUNT} "  # noqa: S608 - placeholders only
+        f"WHERE {_ACCOUNT_ID} IN ({fastsql.placeholders(len(ids))}) "
+        f"ORDER BY {_ACCOUNT_ID}{fastsql.for_update()}",
         ids,
     )
     found = {row[0]: _Row(*row) for row in cursor.fetchall()}
@@ -163,17 +186,18 @@ def _rows(legs: Sequence[Leg]) -> dict[int, _Row]:
     unknown: list[int] = []
     for leg in legs:
         a = leg.account
-        if a.currency is None or a.caches_balance is None:  # a bare Account(id=…)
+        if a.currency is None or a.caches_balance is None or a.kind is None:  # Account(id=…)
             unknown.append(a.id)
         elif not a.caches_balance:
-            rows[a.id] = _Row(a.id, a.code, a.currency, a.normal_side, a.floor, False)
+            rows[a.id] = _Row(a.id, a.code, a.kind, a.currency, a.normal_side, a.floor, False)
     if unknown:
         cursor = fastsql.execute(
-            f"SELECT {_COLUMNS} FROM account "  # noqa: S608 - placeholders only
-            f"WHERE id IN ({fastsql.placeholders(len(set(unknown)))})", sorted(set(unknown)))
+            f"SELECT {_COLUMNS} FROM {_ACCOUNT} "  # noqa: S608 - placeholders only
+            f"WHERE {_ACCOUNT_ID} IN ({fastsql.placeholders(len(set(unknown)))})",
+            sorted(set(unknown)))
         for row in cursor.fetchall():
-            if not row[5]:
-                rows[row[0]] = _Row(*row[:6])
+            if not row[_CACHES]:
+                rows[row[0]] = _Row(*row[:_CACHES + 1])
     cached = {leg.account.id for leg in legs} - set(rows)
     rows.update(_lock(cached))
     if len(rows) != len({leg.account.id for leg in legs}):
@@ -204,6 +228,7 @@ def post(
 ) -> LedgerTxn:
     """Write one balanced transaction and update the cached balances, or raise.
 
+    `kind` must be declared in `ledger_kinds` and name the kind of every account touched.
     `allow_overdraft` names account ids that may go below their floor (only a rollback of a
     settled win does this; `reconcile` reports the result as player debt).
     """
@@ -212,6 +237,7 @@ def post(
     if len(legs) < 2:
         raise Unbalanced("a transaction needs at least two non-zero entries")
     accounts = _rows(legs)
+    ledger_kinds.check(kind, {row.kind for row in accounts.values()})
     per_currency: dict[str, int] = defaultdict(int)
     deltas: dict[int, int] = defaultdict(int)
     for leg in legs:
@@ -231,11 +257,10 @@ def post(
                 "insufficient funds", account=account.code,
                 available=account.balance - account.held, needed=-delta,
             )
-    txn_id = fastsql.insert("ledger_txn", {
-        "kind": kind, "reference": reference, "reverses_id": reverses.id if reverses else None,
-        "actor": actor, "request_id": request_id, "memo": memo, "created_at": now,
-    }, returning_id=True)
-    fastsql.insert_many("entry", ("txn_id", "account_id", "amount", "currency"), [
+    txn_id = fastsql.insert(_TXN, dict(zip(_TXN_COLUMNS, (
+        kind, reference, reverses.id if reverses else None, actor, request_id, memo, now,
+    ), strict=True)), returning_id=True)
+    fastsql.insert_many(_ENTRY, _ENTRY_COLUMNS, [
         (txn_id, leg.account.id, leg.amount, accounts[leg.account.id].currency) for leg in legs
     ])
     changed = sorted((account_id, delta) for account_id, delta in deltas.items()
@@ -243,8 +268,9 @@ def post(
     if changed:
         cases = " ".join("WHEN %s THEN %s" for _ in changed)
         fastsql.defer(
-            f"UPDATE account SET balance = balance + CASE id {cases} ELSE 0 END "  # noqa: S608 - placeholders only
-            f"WHERE id IN ({fastsql.placeholders(len(changed))})",
+            f"UPDATE {_ACCOUNT} SET {_BALANCE} = {_BALANCE} + "  # noqa: S608 - placeholders only
+            f"CASE {_ACCOUNT_ID} {cases} ELSE 0 END "
+            f"WHERE {_ACCOUNT_ID} IN ({fastsql.placeholders(len(changed))})",
             [v for pair in changed for v in pair] + [account_id for account_id, _ in changed],
         )
     txn = LedgerTxn(id=txn_id, kind=kind, reference=reference, reverses=reverses, actor=actor,
@@ -269,8 +295,9 @@ def reverse(
     _require_transaction()
     # Lock the original first: of two concurrent reversals the second waits, then sees the
     # first one's reversal (rather than failing on balances the first already changed).
-    fastsql.execute(f"SELECT id FROM ledger_txn WHERE id = %s{fastsql.for_update()}",  # noqa: S608
-                    (original.id,))
+    fastsql.execute(
+        f"SELECT {_TXN_ID} FROM {_TXN} WHERE {_TXN_ID} = %s{fastsql.for_update()}",  # noqa: S608
+        (original.id,))
     if LedgerTxn.select().where(LedgerTxn.reverses == original.id).exists():
         raise AlreadyReversed("transaction already reversed", txn=original.id)
     legs = [Leg(account=Account(id=e.account_id), amount=-e.amount)
@@ -278,19 +305,13 @@ def reverse(
     try:
         with database.atomic():
             return post(
-                kind or _reversal_kind(original.kind), legs, now=now,
+                kind or ledger_kinds.reversal_name(original.kind), legs, now=now,
                 reference=original.reference,
                 reverses=original, actor=actor, request_id=request_id, memo=memo,
                 allow_overdraft=allow_overdraft,
             )
     except IntegrityError:
         raise AlreadyReversed("transaction already reversed", txn=original.id) from None
-
-
-def _reversal_kind(kind: str) -> str:
-    """`bet.win` → `bet.win.reversal`; reversing that again re-applies `bet.win`."""
-    suffix = ".reversal"
-    return kind.removesuffix(suffix) if kind.endswith(suffix) else kind + suffix
 
 
 # --- holds ---------------------------------------------------------------------------------
@@ -355,8 +376,11 @@ def post_hold(
     request_id: str | None = None,
 ) -> LedgerTxn:
     """Turn (part of) a hold into a real movement: debit the held account `amount` and credit
-    `counter_legs` (which must sum to -amount). An unposted remainder is released."""
+    `counter_legs` (which must sum to -amount). An unposted remainder is released. `kind`
+    must be one that posts holds (`TxnKind.posts_holds`)."""
     _require_transaction()
+    if not ledger_kinds.get(kind).posts_holds:
+        raise ledger_kinds.UnknownTxnKind(f"{kind} does not post holds", kind=kind)
     if amount <= 0 or amount > hold.amount:
         raise Unbalanced("posted amount must be between 1 and the held amount")
     # Lock order everywhere: the hold row, then every account of the movement that is

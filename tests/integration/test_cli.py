@@ -79,9 +79,11 @@ def test_reconcile_exits_1_on_a_breach(db, pamgate) -> None:
 
 
 def test_reconcile_prints_json_on_request(db, pamgate) -> None:
-    wallet, cash = _books(db)
+    wallet, _ = _books(db)
     with unit_of_work(db):  # a rolled-back win: player debt, a warning only
-        ledger.post("bet.win.reversal", [Leg(wallet, 3000), Leg(cash, -3000)], now=NOW,
+        payouts = ledger.ensure_account(
+            AccountSpec("operator:op:payouts:MXN", "house_payouts", "MXN", DEBIT), NOW)
+        ledger.post("bet.win.reversal", [Leg(wallet, 3000), Leg(payouts, -3000)], now=NOW,
                     allow_overdraft=[wallet.id])
     status, out = pamgate("reconcile", "--json")
     assert status == 0

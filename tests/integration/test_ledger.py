@@ -9,9 +9,10 @@ import uuid
 import pytest
 from peewee import DatabaseError
 
-from gateway.core import ledger
+from gateway.core import ledger, ledger_kinds
 from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds, Unbalanced
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
+from gateway.core.ledger_kinds import TxnKind
 from gateway.core.reconcile import reconcile
 from gateway.store.database import unit_of_work
 from gateway.store.models import Account, Entry, Hold, LedgerTxn
@@ -83,7 +84,7 @@ def test_unbalanced_transaction_is_refused_and_writes_nothing(db) -> None:
     _deposit(db, wallet, cash, 1000)
     before = _counts()
     with pytest.raises(Unbalanced) as refused, unit_of_work(db):
-        ledger.post("broken", [Leg(wallet, -500), Leg(cash, 499)], now=NOW)
+        ledger.post("wallet.deposit", [Leg(wallet, -500), Leg(cash, 499)], now=NOW)
     assert refused.value.details["per_currency"] == {"MXN": -1}
     assert _counts() == before
     assert _bal(wallet) == (1000, 0, 1000)
@@ -94,16 +95,16 @@ def test_transaction_must_balance_in_each_currency_separately(db) -> None:
     mxn, usd = _cash(db, "MXN"), _cash(db, "USD")
     before = _counts()
     with pytest.raises(Unbalanced), unit_of_work(db):
-        ledger.post("fx", [Leg(mxn, 100), Leg(usd, -100)], now=NOW)
+        ledger.post("wallet.deposit", [Leg(mxn, 100), Leg(usd, -100)], now=NOW)
     assert _counts() == before
 
 
 def test_a_transaction_needs_two_non_zero_entries(db) -> None:
     wallet, cash = _wallet(db), _cash(db)
     with pytest.raises(Unbalanced), unit_of_work(db):
-        ledger.post("one", [Leg(cash, 0), Leg(wallet, 0)], now=NOW)
+        ledger.post("wallet.deposit", [Leg(cash, 0), Leg(wallet, 0)], now=NOW)
     with pytest.raises(Unbalanced), unit_of_work(db):
-        ledger.post("one", [Leg(cash, 0)], now=NOW)
+        ledger.post("wallet.deposit", [Leg(cash, 0)], now=NOW)
     assert _counts() == (0, 0)
 
 
@@ -111,14 +112,15 @@ def test_zero_legs_are_dropped(db) -> None:
     wallet, cash, stakes = _wallet(db), _cash(db), _stakes(db)
     txn = _deposit(db, wallet, cash, 300)
     with unit_of_work(db):
-        txn = ledger.post("mixed", [Leg(cash, 10), Leg(stakes, 0), Leg(wallet, -10)], now=NOW)
+        txn = ledger.post("wallet.deposit", [Leg(cash, 10), Leg(stakes, 0), Leg(wallet, -10)],
+                          now=NOW)
     assert Entry.select().where(Entry.txn == txn.id).count() == 2
 
 
 def test_ledger_writes_outside_a_unit_of_work_are_refused(db) -> None:
     wallet, cash = _wallet(db), _cash(db)
     with pytest.raises(RuntimeError, match="unit_of_work"):
-        ledger.post("x", [Leg(wallet, -1), Leg(cash, 1)], now=NOW)
+        ledger.post("wallet.deposit", [Leg(wallet, -1), Leg(cash, 1)], now=NOW)
     with pytest.raises(RuntimeError, match="unit_of_work"):
         ledger.place_hold(wallet, 1, now=NOW)
 
@@ -172,15 +174,16 @@ def test_an_account_without_a_floor_may_go_negative(db) -> None:
     wallet, cash = _wallet(db), _cash(db)
     _deposit(db, wallet, cash, 100)
     _withdraw(db, wallet, cash, 100)
+    window = _account(db, "ventana:v1:cash:MXN", "window_cash", DEBIT)
     with unit_of_work(db):  # the house pays out more cash than it took in
-        ledger.post("payout", [Leg(cash, -250), Leg(_stakes(db), 250)], now=NOW)
+        ledger.post("account.payment", [Leg(cash, -250), Leg(window, 250)], now=NOW)
     assert _bal(cash) == (-250, 0, -250)
 
 
 def test_allow_overdraft_lets_a_named_account_below_its_floor(db) -> None:
     wallet, cash = _wallet(db), _cash(db)
     with unit_of_work(db):
-        ledger.post("rollback", [Leg(wallet, 300), Leg(cash, -300)], now=NOW,
+        ledger.post("wallet.withdrawal", [Leg(wallet, 300), Leg(cash, -300)], now=NOW,
                     allow_overdraft=[wallet.id])
     assert _bal(wallet) == (-300, 0, -300)
 
@@ -189,7 +192,7 @@ def test_a_credit_to_an_account_below_its_floor_is_allowed(db) -> None:
     """Money coming in is never refused, even into an account in debt."""
     wallet, cash = _wallet(db), _cash(db)
     with unit_of_work(db):
-        ledger.post("rollback", [Leg(wallet, 300), Leg(cash, -300)], now=NOW,
+        ledger.post("wallet.withdrawal", [Leg(wallet, 300), Leg(cash, -300)], now=NOW,
                     allow_overdraft=[wallet.id])
     _deposit(db, wallet, cash, 100)
     assert _bal(wallet) == (-200, 0, -200)
@@ -321,10 +324,11 @@ def test_holds_past_their_deadline_are_due_and_expire(db) -> None:
 
 def test_a_reversal_mirrors_its_original(db) -> None:
     wallet, cash, stakes = _wallet(db), _cash(db), _stakes(db)
+    excise = _account(db, "tax:excise:MXN", "tax_liability", CREDIT)
     _deposit(db, wallet, cash, 1000)
     with unit_of_work(db):
         original = ledger.post("bet.stake", [Leg(wallet, 300), Leg(stakes, -250),
-                                             Leg(cash, -50)], now=NOW, reference="t-9")
+                                             Leg(excise, -50)], now=NOW, reference="t-9")
     with unit_of_work(db):
         reversal = ledger.reverse(original, now=NOW, actor="ops", memo="mistake")
     assert reversal.reverses_id == original.id
@@ -367,7 +371,7 @@ def test_a_reversal_can_itself_be_reversed(db) -> None:
     with unit_of_work(db):
         undo = ledger.reverse(deposit, now=NOW)
     with unit_of_work(db):
-        redo = ledger.reverse(undo, now=NOW, kind="wallet.deposit.redo")
+        redo = ledger.reverse(undo, now=NOW, kind="wallet.deposit")  # an explicit kind
     assert redo.reverses_id == undo.id
     assert _bal(wallet) == (1000, 0, 1000)
     assert reconcile().ok
@@ -419,8 +423,9 @@ def test_cached_balances_equal_the_sum_of_entries(db) -> None:
     cash, stakes = _cash(db), _stakes(db)
     for i, wallet in enumerate(wallets):
         _deposit(db, wallet, cash, 1000 * (i + 1))
-    with unit_of_work(db):
-        ledger.post("transfer", [Leg(wallets[2], 700), Leg(wallets[0], -700)], now=NOW)
+    transfer = TxnKind("test.transfer", frozenset({"player_wallet"}), "wallet to wallet")
+    with ledger_kinds.registered(transfer), unit_of_work(db):
+        ledger.post("test.transfer", [Leg(wallets[2], 700), Leg(wallets[0], -700)], now=NOW)
         ledger.post("bet.stake", [Leg(wallets[1], 1500), Leg(stakes, -1500)], now=NOW)
     _withdraw(db, wallets[0], cash, 200)
     for account in [*wallets, cash, stakes]:
@@ -435,6 +440,7 @@ def test_cached_balances_equal_the_sum_of_entries(db) -> None:
 def test_entries_take_the_currency_of_their_account(db) -> None:
     a = _account(db, f"a:{uuid.uuid4()}", "x", DEBIT, None, "BTC")
     b = _account(db, f"b:{uuid.uuid4()}", "x", CREDIT, None, "BTC")
-    with unit_of_work(db):
-        txn = ledger.post("btc", [Leg(a, 1), Leg(b, -1)], now=NOW)
+    btc = TxnKind("test.btc", frozenset({"x"}), "between two test accounts")
+    with ledger_kinds.registered(btc), unit_of_work(db):
+        txn = ledger.post("test.btc", [Leg(a, 1), Leg(b, -1)], now=NOW)
     assert {e.currency for e in txn.entries} == {"BTC"}

@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from gateway.core import ledger, tickets
+from gateway.core import ledger, ledger_kinds, tickets
 from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
+from gateway.core.ledger_kinds import TxnKind
 from gateway.core.reconcile import reconcile
 from gateway.store.database import database, is_postgres, unit_of_work
 from gateway.store.models import Account, Hold, LedgerTxn, Ticket
@@ -60,7 +61,7 @@ def _fund(wallet: Account, cash: Account, amount: int) -> LedgerTxn:
 
 
 def _reserve(wallet: Account, amount: int) -> Hold:
-    """A reserved wallet ticket with its hold, as `betting.place(reserve=True)` writes them
+    """A reserved wallet ticket with its hold, as `betengine.place(reserve=True)` writes them
     (inside the caller's unit of work)."""
     ticket_id = str(uuid.uuid4())
     hold = ledger.place_hold(wallet, amount, now=NOW, reference=ticket_id)
@@ -147,7 +148,9 @@ def test_opposite_transfers_between_two_wallets_do_not_deadlock(db) -> None:
             with unit_of_work(database):
                 ledger.post("wallet.transfer", [Leg(source, 10), Leg(target, -10)], now=NOW)
 
-    assert in_threads(THREADS, shuffle) == [None] * THREADS
+    transfer = TxnKind("wallet.transfer", frozenset({"player_wallet"}), "wallet to wallet")
+    with ledger_kinds.registered(transfer):  # the ledger's mechanics, no service posts it
+        assert in_threads(THREADS, shuffle) == [None] * THREADS
     assert _balance(a) == _balance(b) == (10_000, 0)
     assert LedgerTxn.select().where(LedgerTxn.kind == "wallet.transfer").count() == THREADS * 5
     assert reconcile().ok

@@ -25,9 +25,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from gateway.core import ledger, tickets
+from gateway.core import ledger, ledger_kinds, tickets
 from gateway.core.errors import AlreadyReversed, InsufficientFunds
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
+from gateway.core.ledger_kinds import TxnKind
 from gateway.core.reconcile import reconcile
 from gateway.store.database import database, unit_of_work
 from gateway.store.models import Account, Hold, LedgerTxn, Ticket
@@ -288,9 +289,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert all(acc.held >= 0 for acc in self.accounts.values())
 
 
+# kinds of the ledger's mechanics that no service posts: wallet to wallet, and one reversal
+# kind for every level of reversal
+MECHANICS = (
+    TxnKind("wallet.transfer", frozenset({"player_wallet"}), "wallet to wallet"),
+    TxnKind("sm.reversal", frozenset({"player_wallet", "house_cash", "house_stakes"}),
+            "a reversal of anything the machine posted"),
+)
+
+
 def test_ledger_state_machine(db) -> None:
-    run_state_machine_as_test(
-        LedgerMachine,
-        settings=settings(max_examples=30, stateful_step_count=40, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow]),
-    )
+    with ledger_kinds.registered(*MECHANICS):
+        run_state_machine_as_test(
+            LedgerMachine,
+            settings=settings(max_examples=30, stateful_step_count=40, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow]),
+        )

@@ -8,11 +8,12 @@ import datetime as dt
 import json
 import uuid
 
-from gateway.core import betengine, ledger, tickets
+from gateway.core import betengine, ledger, ledger_kinds, tickets
 from gateway.core.audit import Actor
 from gateway.core.betengine import Amounts, Origin, PlaceTicket, TicketEvent
 from gateway.core.commands import Context
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
+from gateway.core.ledger_kinds import TxnKind
 from gateway.core.players import CashMovement, NewPlayer, create_player, move_cash
 from gateway.core.principal import ADMIN, Principal
 from gateway.core.reconcile import Report, reconcile
@@ -271,7 +272,9 @@ def test_a_paid_ticket_that_is_not_fully_paid_is_detected(db) -> None:
 def test_an_account_other_than_a_wallet_below_its_floor_is_a_breach(db) -> None:
     float_ = _account("ventana:v1:float:MXN", "window_float", DEBIT, floor=0)
     cash = _cash()
-    _post("float.out", Leg(float_, -300), Leg(cash, 300), allow_overdraft=[float_.id])
+    out = TxnKind("test.float.out", frozenset({"window_float", "house_cash"}), "float out")
+    with ledger_kinds.registered(out):
+        _post("test.float.out", Leg(float_, -300), Leg(cash, 300), allow_overdraft=[float_.id])
     report = reconcile()
     assert _failed(report) == {"floors"}
     assert report.warnings == []
@@ -279,8 +282,10 @@ def test_an_account_other_than_a_wallet_below_its_floor_is_a_breach(db) -> None:
 
 
 def test_player_debt_is_a_warning_not_a_breach(db) -> None:
-    wallet, cash = _wallet(), _cash()
-    _post("bet.win.reversal", Leg(wallet, 1200), Leg(cash, -1200), allow_overdraft=[wallet.id])
+    wallet = _wallet()
+    payouts = _account("operator:op:payouts:MXN", "house_payouts", DEBIT)
+    _post("bet.win.reversal", Leg(wallet, 1200), Leg(payouts, -1200),
+          allow_overdraft=[wallet.id])
     report = reconcile()
     assert report.ok
     assert report.check("floors").ok
