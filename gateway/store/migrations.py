@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from peewee import Database, OperationalError, ProgrammingError
 
-from gateway.store import models, schema_0001, schema_0002
+from gateway.store import models, schema_0001, schema_0002, schema_0003
 from gateway.store.database import is_postgres
 
 ADVISORY_LOCK_ID = 0x70616D67  # "pamg"
@@ -67,9 +67,14 @@ def _hardening(db: Database) -> None:
     _run_ddl(db, schema_0002.DDL)
 
 
+def _outbox(db: Database) -> None:
+    _run_ddl(db, schema_0003.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
+    Migration(3, "outbox", _outbox),
 )
 
 LATEST = MIGRATIONS[-1].version

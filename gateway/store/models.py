@@ -280,6 +280,29 @@ class Settlement(BaseModel):
     created_at = DateTimeField()
 
 
+# --- the outbox ----------------------------------------------------------------------------
+
+
+class OutboxMessage(BaseModel):
+    """A message a command emitted in its own transaction, for the dispatcher to deliver
+    after commit (SPEC 5): `pending` → `sending` → `sent`, back to `pending` with a later
+    `next_attempt_at` after a failure, or `dead` when out of retries (re-sendable)."""
+
+    id = BigAutoField()
+    message_id = CharField(max_length=36, unique=True)  # stable: every delivery carries it
+    kind = CharField(max_length=60)
+    payload = TextField()  # JSON
+    state = CharField(max_length=8)  # pending | sending | sent | dead
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField()  # due time; while `sending`, the end of the claim
+    last_error = TextField(null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaMigration,
     Banca,
@@ -298,4 +321,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     Settlement,
     SignatureUse,
     RejectionTally,
+    OutboxMessage,
 )
