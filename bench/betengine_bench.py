@@ -65,7 +65,7 @@ def seed_players(url: str, count: int) -> list[str]:
     for i in range(count):
         ctx = Context(actor=Actor("user", "bench"), now=clock.now())
         pid = players.create_player(ctx, admin, players.NewPlayer(
-            msisdn=f"5068{i:07d}", lang="es", currency="USD", operator="acme")).result["id"]
+            msisdn=f"5068{i:07d}", lang="es", currency="USD", operator="acme")).result.id
         players.move_cash(ctx, admin, players.CashMovement(
             player_id=pid, amount=100_000_000, method="cash", idempotency_key=f"seed-{pid}"),
             deposit=True)

@@ -48,21 +48,21 @@ def seed(config: Config, clock: Clock) -> DemoData:
     ctx = Context(actor=Actor("system", "demo"), now=clock.now(), request_id="demo")
     banca = Banca.get_or_none(Banca.name == "Demo Banca")
     banca_id = banca.id if banca else network.create_banca(
-        ctx, DEMO_ADMIN, network.NewBanca("Demo Banca")).result["id"]
+        ctx, DEMO_ADMIN, network.NewBanca("Demo Banca")).result.id
     ventana = Ventana.get_or_none((Ventana.name == "Demo Ventana") & (Ventana.banca == banca_id))
     ventana_id = ventana.id if ventana else network.create_ventana(
-        ctx, DEMO_ADMIN, network.NewVentana(banca_id, "Demo Ventana", 350)).result["id"]
+        ctx, DEMO_ADMIN, network.NewVentana(banca_id, "Demo Ventana", 350)).result.id
     player = Player.get_or_none((Player.external_id == DEMO_PLAYER)
                                 & (Player.operator == partner.operator))
     player_id = player.id if player else players.create_player(
         ctx, DEMO_ADMIN, players.NewPlayer(msisdn="50688880001", lang="es", currency="USD",
                                            external_id=DEMO_PLAYER, ventana_id=ventana_id,
                                            operator=partner.operator),
-    ).result["id"]
+    ).result.id
     players.move_cash(ctx, DEMO_ADMIN, players.CashMovement(
         player_id=player_id, amount=DEMO_FUNDS, method="cash",
         idempotency_key="demo-initial-funding", ventana_id=ventana_id), deposit=True)
-    token = players.issue_token(ctx, DEMO_ADMIN, player_id).result["token"]
+    token = players.issue_token(ctx, DEMO_ADMIN, player_id).result.token
     admin_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(DEMO_ADMIN)
     stamp = clock.now().strftime("%Y%m%d%H%M%S")
     return DemoData(operator=partner.operator, secret=partner.active_keys[0].secret,

@@ -25,9 +25,9 @@ def banca_and_ventana(clock: FixedClock, commission_bps: int = 350) -> tuple[str
     banca = network.create_banca(ctx(clock), ADMIN_USER, network.NewBanca(name="Banca Uno"))
     ventana = network.create_ventana(
         ctx(clock), ADMIN_USER,
-        network.NewVentana(banca_id=banca.result["id"], name="Ventana 1",
+        network.NewVentana(banca_id=banca.result.id, name="Ventana 1",
                            commission_bps=commission_bps))
-    return banca.result["id"], ventana.result["id"]
+    return banca.result.id, ventana.result.id
 
 
 def player(clock: FixedClock, *, currency: str = "USD", balance: int = 0,
@@ -38,7 +38,7 @@ def player(clock: FixedClock, *, currency: str = "USD", balance: int = 0,
         ctx(clock), ADMIN_USER,
         players.NewPlayer(msisdn="50688887777", lang="es", currency=currency,
                           external_id=external_id, ventana_id=ventana_id, operator=operator))
-    player_id = created.result["id"]
+    player_id = created.result.id
     if balance:
         players.move_cash(ctx(clock), ADMIN_USER, players.CashMovement(
             player_id=player_id, amount=balance, method="cash",
@@ -47,7 +47,7 @@ def player(clock: FixedClock, *, currency: str = "USD", balance: int = 0,
 
 
 def token(clock: FixedClock, player_id: str) -> str:
-    return players.issue_token(ctx(clock), ADMIN_USER, player_id).result["token"]
+    return players.issue_token(ctx(clock), ADMIN_USER, player_id).result.token
 
 
 def wallet(clock: FixedClock, player_id: str, currency: str = "USD") -> ledger.Balance:

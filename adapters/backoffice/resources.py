@@ -46,17 +46,19 @@ class _Resource:
         return Context(actor=Actor("user", principal.user_id), now=self._clock.now(),
                        request_id=req.context.request_id)
 
-    def _reply(self, resp: falcon.Response, outcome: Outcome, data: object) -> None:
-        """201/200 as the core decided; an idempotent replay is 200 with `meta.cached`."""
+    def _reply(self, resp: falcon.Response, outcome: Outcome) -> None:
+        """201 when the core created something, else 200; an idempotent replay is 200
+        with `meta.cached`."""
         if outcome.replayed:
             self._metrics.idempotent_replays.labels("backoffice").inc()
-        resp.status = 200 if outcome.replayed else outcome.status
-        resp.media = translate.envelope(data, replayed=outcome.replayed)
+        resp.status = 201 if outcome.created and not outcome.replayed else 200
+        resp.media = translate.envelope(translate.render(outcome.result),
+                                        replayed=outcome.replayed)
 
 
 def _ok(resp: falcon.Response, data: object) -> None:
     resp.status = 200
-    resp.media = translate.envelope(data)
+    resp.media = translate.envelope(translate.render(data))
 
 
 # --- the sales network (SPEC 7c) -------------------------------------------------------------
@@ -76,7 +78,7 @@ class BancaCollection(_Resource):
         with translate.core_errors():
             outcome = network.create_banca(self._context(req, principal), principal,
                                            translate.new_banca(data))
-        self._reply(resp, outcome, outcome.result)
+        self._reply(resp, outcome)
 
 
 class BancaItem(_Resource):
@@ -102,7 +104,7 @@ class VentanaCollection(_Resource):
         with translate.core_errors():
             outcome = network.create_ventana(self._context(req, principal), principal,
                                              translate.new_ventana(data))
-        self._reply(resp, outcome, outcome.result)
+        self._reply(resp, outcome)
 
 
 class VentanaItem(_Resource):
@@ -128,7 +130,7 @@ class VendedorCollection(_Resource):
         with translate.core_errors():
             outcome = network.create_vendedor(self._context(req, principal), principal,
                                               translate.new_vendedor(data))
-        self._reply(resp, outcome, outcome.result)
+        self._reply(resp, outcome)
 
 
 class VendedorItem(_Resource):
@@ -158,7 +160,7 @@ class PlayerCollection(_Resource):
         with translate.core_errors():
             outcome = players.create_player(self._context(req, principal), principal,
                                             translate.new_player(data), self._operators)
-        self._reply(resp, outcome, translate.in_units(outcome.result))
+        self._reply(resp, outcome)
 
 
 class PlayerItem(_Resource):
@@ -169,7 +171,7 @@ class PlayerItem(_Resource):
         principal = self._principal(req)
         with translate.core_errors():
             view = players.read_player(principal, player_id, self._clock.now())
-        _ok(resp, translate.in_units(view))
+        _ok(resp, view)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, player_id: str) -> None:
         principal = self._principal(req, ADMIN_ONLY)
@@ -177,7 +179,7 @@ class PlayerItem(_Resource):
         with translate.core_errors():
             outcome = players.set_blocked(self._context(req, principal), principal, player_id,
                                           data["blocked"])
-        self._reply(resp, outcome, translate.in_units(outcome.result))
+        self._reply(resp, outcome)
 
 
 class PlayerTokens(_Resource):
@@ -189,7 +191,7 @@ class PlayerTokens(_Resource):
         translate.load(_NEW_TOKEN, req.context.raw_body)
         with translate.core_errors():
             outcome = players.issue_token(self._context(req, principal), principal, player_id)
-        self._reply(resp, outcome, translate.token_out(outcome.result))
+        self._reply(resp, outcome)
 
 
 class _CashCounter(_Resource):
@@ -203,11 +205,11 @@ class _CashCounter(_Resource):
         data = translate.load(_CASH, req.context.raw_body)
         with translate.core_errors():
             # The wire amount is in units of the player's currency, which only the core knows.
-            currency = players.get_player(player_id).currency
+            currency = players.currency_of(player_id)
             outcome = players.move_cash(
                 self._context(req, principal), principal,
                 translate.cash_movement(player_id, currency, data), deposit=self.deposit)
-        self._reply(resp, outcome, translate.in_units(outcome.result))
+        self._reply(resp, outcome)
 
 
 class PlayerDeposits(_CashCounter):

@@ -8,7 +8,7 @@ The one table from core errors to (HTTP status, back-office code) lives here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from marshmallow import Schema, ValidationError
 
 from adapters.backoffice import schemas
 from gateway.core import errors, network, players
+from gateway.core.clock import iso
 from gateway.core.money import MAX_WIRE_MINOR, AmountError, to_minor, to_units
 from gateway.http import jsonbody
 from gateway.http.errors import ProtocolError
@@ -44,7 +45,6 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
 # A refusal of a kind this table does not know yet: the request is refused, not a fault.
 UNMAPPED = (400, "REQUEST_REFUSED")
 
-_MONEY_FIELDS = ("balance", "available", "held", "amount")
 # The most one movement may carry, in minor units (10 trillion CRC, 10 million BTC): keeps
 # every balance far inside the 64-bit integers the ledger stores.
 MAX_MINOR = MAX_WIRE_MINOR
@@ -155,15 +155,58 @@ def envelope(data: Any, *, replayed: bool = False) -> dict[str, Any]:
     return body
 
 
-def in_units(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A core result with its minor-unit money fields in units of its `currency`."""
-    out = dict(result)
-    for name in _MONEY_FIELDS:
-        if isinstance(out.get(name), int):
-            out[name] = to_units(out[name], out["currency"])
-    return out
+def _units(amount: int, currency: str) -> Decimal:
+    return to_units(amount, currency)
 
 
-def token_out(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {"token": result["token"], "playerId": result["playerId"],
-            "expiresAt": result["expiresAt"], "tokenId": result["tokenId"]}
+def _banca(v: network.BancaView) -> dict[str, Any]:
+    return {"id": v.id, "name": v.name}
+
+
+def _ventana(v: network.VentanaView) -> dict[str, Any]:
+    return {"id": v.id, "bancaId": v.banca_id, "name": v.name,
+            "commissionBps": v.commission_bps}
+
+
+def _vendedor(v: network.VendedorView) -> dict[str, Any]:
+    return {"id": v.id, "ventanaId": v.ventana_id, "bancaId": v.banca_id, "name": v.name,
+            "commissionBps": v.commission_bps}
+
+
+def _player(v: players.PlayerView) -> dict[str, Any]:
+    return {"id": v.id, "operator": v.operator, "externalId": v.external_id,
+            "msisdn": v.msisdn, "lang": v.lang, "currency": v.currency,
+            "blocked": v.blocked, "ventanaId": v.ventana_id,
+            "balance": _units(v.balance, v.currency),
+            "available": _units(v.available, v.currency),
+            "held": _units(v.held, v.currency)}
+
+
+def _token(v: players.TokenIssued) -> dict[str, Any]:
+    return {"token": v.token, "playerId": v.player_id, "expiresAt": iso(v.expires_at),
+            "tokenId": v.token_id}
+
+
+def _cash(v: players.CashMoved) -> dict[str, Any]:
+    return {"id": v.txn_id, "playerId": v.player_id,
+            "type": "deposit" if v.deposit else "withdrawal",
+            "amount": _units(v.amount, v.currency), "currency": v.currency,
+            "method": v.method, "ventanaId": v.ventana_id, "createdAt": iso(v.created_at)}
+
+
+_RENDER: dict[type, Callable[[Any], dict[str, Any]]] = {
+    network.BancaView: _banca,
+    network.VentanaView: _ventana,
+    network.VendedorView: _vendedor,
+    players.PlayerView: _player,
+    players.TokenIssued: _token,
+    players.CashMoved: _cash,
+}
+
+
+def render(value: Any) -> Any:
+    """A core result (or a list of them) in the back office's wire names and units."""
+    if isinstance(value, list):
+        return [render(v) for v in value]
+    renderer = _RENDER.get(type(value))
+    return renderer(value) if renderer is not None else value

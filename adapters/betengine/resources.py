@@ -115,7 +115,8 @@ class PamWebhook(_Base):
         ctx = self._context(req, partner.id)
         try:
             if action == "identify":
-                resp.media = players.identify(partner.operator, payload["token"], ctx.now)
+                resp.media = translate.identified(
+                    players.identify(partner.operator, payload["token"], ctx.now))
                 return
             if action in translate.ACTIONS_PLACE:
                 outcome = betengine.place(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from gateway.core import betengine, errors, tickets
+from gateway.core import betengine, errors, players, tickets
 from gateway.core.betengine import Amounts, Origin, PlaceTicket, TicketEvent
 from gateway.core.clock import iso
 from gateway.http.errors import ProtocolError
@@ -181,3 +181,9 @@ def ticket_view(t: Any) -> dict[str, Any]:
         "created": iso(t.created_at),
         "updated": iso(t.updated_at),
     }
+
+
+def identified(who: players.Identified) -> dict[str, Any]:
+    """`identify`'s answer in Betstack's names; `balance` is the available balance."""
+    return {"player_id": who.player_id, "lang": who.lang, "balance": who.available,
+            "currency": who.currency, "feature_flags": {}}

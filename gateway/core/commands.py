@@ -44,11 +44,11 @@ class IdemKey:
 
 @dataclass
 class Done:
-    """What a command body returns: an outcome status (201 created, 200 ok) and a
-    JSON-able result the adapter renders."""
+    """What a command body returns: its result (a registered frozen dataclass, see
+    `gateway.core.results`, or None) and whether it created something."""
 
-    status: int
-    result: Any
+    result: Any = None
+    created: bool = False
     target_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     # False when the command turned out to be a no-op whose answer must not be replayed
@@ -59,8 +59,8 @@ class Done:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: int
-    result: Any
+    result: Any = None
+    created: bool = False
     replayed: bool = False
 
 
@@ -158,17 +158,17 @@ def run(
                     audit.append(ctx.actor, action, now=ctx.now, result="replayed",
                                  target_type=target_type, target_id=target_id,
                                  request_id=ctx.request_id, details={"cached": True})
-                    return Outcome(replay.status, replay.result, replayed=True)
+                    return Outcome(replay.result, replay.created, replayed=True)
             done = body()
             if idem is not None:
                 if done.remember:
-                    idempotency.complete(idem.scope, idem.key, done.status, done.result)
+                    idempotency.complete(idem.scope, idem.key, done.created, done.result)
                 else:
                     idempotency.forget(idem.scope, idem.key)
             audit.append(ctx.actor, action, now=ctx.now, result="ok", target_type=target_type,
                          target_id=done.target_id or target_id, request_id=ctx.request_id,
                          details=done.details)
-            return Outcome(done.status, done.result)
+            return Outcome(done.result, done.created)
     except CoreError as error:
         refusal.rejections.append(Rejection(ctx, action, error.code, target_type, target_id,
                                             {"message": error.message}))

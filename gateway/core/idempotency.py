@@ -16,16 +16,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core import results
 from gateway.core.errors import IdempotencyConflict
 from gateway.store import fastsql
 from gateway.store.models import IdempotencyRecord
 
-PENDING = 0
+# `status_code` of a record: the command is running, done, or done and created something.
+PENDING, DONE, CREATED = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class Replay:
-    status: int
+    created: bool
     result: Any
 
 
@@ -40,7 +42,7 @@ def _replay(stored_fp: str, status: int, body: str, fp: str) -> Replay:
         raise IdempotencyConflict("idempotency key reused with a different request")
     if status == PENDING:  # cannot be seen committed; defensive
         raise IdempotencyConflict("request with this idempotency key is still running")
-    return Replay(status=status, result=json.loads(body))
+    return Replay(created=status == CREATED, result=results.load(body))
 
 
 def claim(scope: str, key: str, fp: str, now: dt.datetime) -> Replay | None:
@@ -61,11 +63,12 @@ def claim(scope: str, key: str, fp: str, now: dt.datetime) -> Replay | None:
     return _replay(fingerprint_, status, body, fp)
 
 
-def complete(scope: str, key: str, status: int, result: Any) -> None:
+def complete(scope: str, key: str, created: bool, result: Any) -> None:
+    """Store the command's result, versioned (`gateway.core.results`), under its key."""
     fastsql.defer(
         'UPDATE idempotency_record SET status_code = %s, response_body = %s '
         'WHERE scope = %s AND "key" = %s',
-        (status, json.dumps(result, separators=(",", ":"), default=str), scope, key),
+        (CREATED if created else DONE, results.dump(result), scope, key),
     )
 
 

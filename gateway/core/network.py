@@ -9,6 +9,7 @@ from gateway.core import policy
 from gateway.core.commands import Context, Done, Outcome, run
 from gateway.core.errors import Forbidden, Invalid, NotFound
 from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal, Scope
+from gateway.core.results import result
 from gateway.store.models import Banca, Vendedor, Ventana
 
 
@@ -31,17 +32,44 @@ class NewVendedor:
     commission_bps: int
 
 
-def banca_view(b: Banca) -> dict[str, object]:
-    return {"id": b.id, "name": b.name}
+@result
+@dataclass(frozen=True)
+class BancaView:
+    id: str
+    name: str
 
 
-def ventana_view(v: Ventana) -> dict[str, object]:
-    return {"id": v.id, "bancaId": v.banca_id, "name": v.name, "commissionBps": v.commission_bps}
+@result
+@dataclass(frozen=True)
+class VentanaView:
+    id: str
+    banca_id: str
+    name: str
+    commission_bps: int
 
 
-def vendedor_view(v: Vendedor) -> dict[str, object]:
-    return {"id": v.id, "ventanaId": v.ventana_id, "bancaId": v.ventana.banca_id,
-            "name": v.name, "commissionBps": v.commission_bps}
+@result
+@dataclass(frozen=True)
+class VendedorView:
+    id: str
+    ventana_id: str
+    banca_id: str
+    name: str
+    commission_bps: int
+
+
+def banca_view(b: Banca) -> BancaView:
+    return BancaView(id=b.id, name=b.name)
+
+
+def ventana_view(v: Ventana) -> VentanaView:
+    return VentanaView(id=v.id, banca_id=v.banca_id, name=v.name,
+                       commission_bps=v.commission_bps)
+
+
+def vendedor_view(v: Vendedor) -> VendedorView:
+    return VendedorView(id=v.id, ventana_id=v.ventana_id, banca_id=v.ventana.banca_id,
+                        name=v.name, commission_bps=v.commission_bps)
 
 
 def _bps(value: int) -> int:
@@ -55,7 +83,7 @@ def create_banca(ctx: Context, principal: Principal, cmd: NewBanca) -> Outcome:
 
     def body() -> Done:
         banca = Banca.create(id=str(uuid.uuid4()), name=cmd.name, created_at=ctx.now)
-        return Done(201, banca_view(banca), target_id=banca.id)
+        return Done(banca_view(banca), created=True, target_id=banca.id)
 
     return run(ctx, "BANCA_CREATE", body, target_type="banca")
 
@@ -69,7 +97,7 @@ def create_ventana(ctx: Context, principal: Principal, cmd: NewVentana) -> Outco
             raise NotFound("banca not found", field="bancaId")
         v = Ventana.create(id=str(uuid.uuid4()), banca=cmd.banca_id, name=cmd.name,
                            commission_bps=cmd.commission_bps, created_at=ctx.now)
-        return Done(201, ventana_view(v), target_id=v.id)
+        return Done(ventana_view(v), created=True, target_id=v.id)
 
     return run(ctx, "VENTANA_CREATE", body, target_type="ventana")
 
@@ -83,7 +111,7 @@ def create_vendedor(ctx: Context, principal: Principal, cmd: NewVendedor) -> Out
             raise NotFound("ventana not found", field="ventanaId")
         v = Vendedor.create(id=str(uuid.uuid4()), ventana=cmd.ventana_id, name=cmd.name,
                             commission_bps=cmd.commission_bps, created_at=ctx.now)
-        return Done(201, vendedor_view(v), target_id=v.id)
+        return Done(vendedor_view(v), created=True, target_id=v.id)
 
     return run(ctx, "VENDEDOR_CREATE", body, target_type="vendedor")
 
@@ -139,7 +167,7 @@ def resolve_principal(principal: Principal) -> Principal:
     raise Forbidden("unknown role")
 
 
-def list_bancas(principal: Principal) -> list[dict[str, object]]:
+def list_bancas(principal: Principal) -> list[BancaView]:
     query = Banca.select().order_by(Banca.created_at, Banca.id)
     visible = policy.visible_bancas(principal)
     if visible is not None:
@@ -147,7 +175,7 @@ def list_bancas(principal: Principal) -> list[dict[str, object]]:
     return [banca_view(b) for b in query]
 
 
-def get_banca(principal: Principal, banca_id: str) -> dict[str, object]:
+def get_banca(principal: Principal, banca_id: str) -> BancaView:
     b = Banca.get_or_none(Banca.id == banca_id)
     if b is None:
         raise NotFound("banca not found")
@@ -155,7 +183,7 @@ def get_banca(principal: Principal, banca_id: str) -> dict[str, object]:
     return banca_view(b)
 
 
-def list_ventanas(principal: Principal) -> list[dict[str, object]]:
+def list_ventanas(principal: Principal) -> list[VentanaView]:
     query = Ventana.select().order_by(Ventana.created_at, Ventana.id)
     visible = policy.visible_ventanas(principal)
     if visible is not None:
@@ -163,12 +191,12 @@ def list_ventanas(principal: Principal) -> list[dict[str, object]]:
     return [ventana_view(v) for v in query]
 
 
-def get_ventana(principal: Principal, ventana_id: str) -> dict[str, object]:
+def get_ventana(principal: Principal, ventana_id: str) -> VentanaView:
     policy.read_scope(principal, scope_of_ventana(ventana_id), "ventana")
     return ventana_view(Ventana.get_by_id(ventana_id))
 
 
-def list_vendedores(principal: Principal) -> list[dict[str, object]]:
+def list_vendedores(principal: Principal) -> list[VendedorView]:
     query = Vendedor.select().order_by(Vendedor.created_at, Vendedor.id)
     visible = policy.visible_vendedores(principal)
     if visible is not None:
@@ -177,6 +205,6 @@ def list_vendedores(principal: Principal) -> list[dict[str, object]]:
     return [vendedor_view(v) for v in query]
 
 
-def get_vendedor(principal: Principal, vendedor_id: str) -> dict[str, object]:
+def get_vendedor(principal: Principal, vendedor_id: str) -> VendedorView:
     policy.read_scope(principal, scope_of_vendedor(vendedor_id), "vendedor")
     return vendedor_view(Vendedor.get_by_id(vendedor_id))

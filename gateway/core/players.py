@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.core import accounts, ledger, policy
-from gateway.core.clock import iso
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
 from gateway.core.errors import (
     Conflict,
@@ -27,6 +26,7 @@ from gateway.core.idempotency import fingerprint
 from gateway.core.money import CURRENCIES
 from gateway.core.network import scope_of_ventana
 from gateway.core.principal import Principal, Scope
+from gateway.core.results import result
 from gateway.store import fastsql
 from gateway.store.database import locked
 from gateway.store.models import Player, PlayerToken
@@ -58,24 +58,67 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def wallet_view(player: Player, now: dt.datetime) -> dict[str, object]:
-    """The player and wallet; money in minor units (adapters convert at their edge)."""
-    wallet = accounts.player_wallet(player.id, player.currency, now)
-    bal = ledger.balance_of(wallet)
-    cur = player.currency
-    return {
-        "id": player.id,
-        "operator": player.operator,
-        "externalId": player.external_id,
-        "msisdn": player.msisdn,
-        "lang": player.lang,
-        "currency": cur,
-        "blocked": player.blocked,
-        "ventanaId": player.ventana_id,
-        "balance": bal.balance,
-        "available": bal.available,
-        "held": bal.held,
-    }
+@result
+@dataclass(frozen=True)
+class PlayerView:
+    """A player and its wallet; money in minor units (adapters convert at their edge)."""
+
+    id: str
+    operator: str
+    external_id: str | None
+    msisdn: str
+    lang: str
+    currency: str
+    blocked: bool
+    ventana_id: str | None
+    balance: int
+    available: int
+    held: int
+
+
+@result
+@dataclass(frozen=True)
+class TokenIssued:
+    token: str  # shown once; only its hash is stored
+    token_id: str
+    player_id: str
+    expires_at: dt.datetime
+
+
+@result
+@dataclass(frozen=True)
+class CashMoved:
+    txn_id: str
+    player_id: str
+    deposit: bool
+    amount: int
+    currency: str
+    method: str
+    ventana_id: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Identified:
+    """What the bet engine's `identify` learns of a player (never stored)."""
+
+    player_id: str
+    lang: str
+    available: int
+    currency: str
+
+
+def player_view(player: Player, now: dt.datetime) -> PlayerView:
+    bal = ledger.balance_of(accounts.player_wallet(player.id, player.currency, now))
+    return PlayerView(id=player.id, operator=player.operator, external_id=player.external_id,
+                      msisdn=player.msisdn, lang=player.lang, currency=player.currency,
+                      blocked=bool(player.blocked), ventana_id=player.ventana_id,
+                      balance=bal.balance, available=bal.available, held=bal.held)
+
+
+def currency_of(player_id: str) -> str:
+    """The player's currency (the unit its wire amounts are in); NotFound."""
+    return str(get_player(player_id).currency)
 
 
 def get_player(player_id: str) -> Player:
@@ -121,7 +164,7 @@ def create_player(ctx: Context, principal: Principal, cmd: NewPlayer,
         if not fastsql.insert_ignore("player", row):
             raise Conflict("externalId already exists for this operator", field="externalId")
         player = Player(**{("ventana" if k == "ventana_id" else k): v for k, v in row.items()})
-        return Done(201, wallet_view(player, ctx.now), target_id=player.id)
+        return Done(player_view(player, ctx.now), created=True, target_id=player.id)
 
     return run(ctx, "PLAYER_CREATE", body, target_type="player")
 
@@ -130,12 +173,12 @@ def _player_window(player: Player) -> Scope | None:
     return scope_of_ventana(player.ventana_id) if player.ventana_id else None
 
 
-def read_player(principal: Principal, player_id: str, now: dt.datetime) -> dict[str, object]:
+def read_player(principal: Principal, player_id: str, now: dt.datetime) -> PlayerView:
     """The player and wallet (minor units): NotFound, or Forbidden outside the caller's
     window."""
     player = get_player(player_id)
     policy.read_player(principal, _player_window(player))
-    return wallet_view(player, now)
+    return player_view(player, now)
 
 
 def issue_token(ctx: Context, principal: Principal, player_id: str,
@@ -151,9 +194,9 @@ def issue_token(ctx: Context, principal: Principal, player_id: str,
             id=str(uuid.uuid4()), player=player.id, token_hash=token_hash(token),
             expires_at=ctx.now + ttl, created_by=principal.user_id, created_at=ctx.now,
         )
-        return Done(201, {"token": token, "playerId": player.id,
-                          "expiresAt": iso(row.expires_at), "tokenId": row.id},
-                    target_id=player.id, details={"token_id": row.id})
+        return Done(TokenIssued(token=token, token_id=row.id, player_id=player.id,
+                                expires_at=row.expires_at),
+                    created=True, target_id=player.id, details={"token_id": row.id})
 
     return run(ctx, "PLAYER_TOKEN_ISSUE", body, target_type="player", target_id=player.id)
 
@@ -188,18 +231,13 @@ _PLAYER_FIELDS = ("id", "operator", "external_id", "msisdn", "lang", "currency",
 _PLAYER_COLUMNS = ", ".join(f if f != "ventana" else "ventana_id" for f in _PLAYER_FIELDS)
 
 
-def identify(operator: str, token: str, now: dt.datetime) -> dict[str, object]:
+def identify(operator: str, token: str, now: dt.datetime) -> Identified:
     player = resolve_token(operator, token, now)
     if player.blocked:
         raise PlayerBlocked("player blocked")
     wallet = accounts.player_wallet(player.id, player.currency, now)
-    return {
-        "player_id": player.id,
-        "lang": player.lang,
-        "balance": ledger.balance_of(wallet).available,
-        "currency": player.currency,
-        "feature_flags": {},
-    }
+    return Identified(player_id=player.id, lang=player.lang,
+                      available=ledger.balance_of(wallet).available, currency=player.currency)
 
 
 def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: bool) -> Outcome:
@@ -211,7 +249,7 @@ def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: boo
             raise NotFound("player not found")
         Player.update(blocked=blocked, updated_at=ctx.now).where(Player.id == player_id).execute()
         player.blocked = blocked
-        return Done(200, wallet_view(player, ctx.now), target_id=player_id,
+        return Done(player_view(player, ctx.now), target_id=player_id,
                     details={"blocked": blocked})
 
     return run(ctx, "PLAYER_BLOCK" if blocked else "PLAYER_UNBLOCK", body,
@@ -259,17 +297,10 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
             now=ctx.now, reference=fresh.id, actor=ctx.actor.id, request_id=ctx.request_id,
             memo=cmd.method,
         )
-        result = {
-            "id": str(txn.id),
-            "playerId": fresh.id,
-            "type": "deposit" if deposit else "withdrawal",
-            "amount": cmd.amount,
-            "currency": fresh.currency,
-            "method": cmd.method,
-            "ventanaId": window,
-            "createdAt": iso(ctx.now),
-        }
-        return Done(201, result, target_id=fresh.id,
+        moved = CashMoved(txn_id=str(txn.id), player_id=fresh.id, deposit=deposit,
+                          amount=cmd.amount, currency=fresh.currency, method=cmd.method,
+                          ventana_id=window, created_at=ctx.now)
+        return Done(moved, created=True, target_id=fresh.id,
                     details={"amount": cmd.amount, "txn": txn.id})
 
     return run(ctx, action, body, target_type="player", target_id=cmd.player_id, idem=idem,

@@ -77,9 +77,9 @@ def _two_bancas(clock: Any) -> dict[str, str]:
     from gateway.core import network
 
     ventana_a2 = network.create_ventana(f.ctx(clock), f.ADMIN_USER, network.NewVentana(
-        banca_id=banca_a, name="Ventana A2", commission_bps=0)).result["id"]
+        banca_id=banca_a, name="Ventana A2", commission_bps=0)).result.id
     seller = network.create_vendedor(f.ctx(clock), f.ADMIN_USER, network.NewVendedor(
-        ventana_id=ventana_a1, name="Ana", commission_bps=0)).result["id"]
+        ventana_id=ventana_a1, name="Ana", commission_bps=0)).result.id
     banca_b, ventana_b1 = f.banca_and_ventana(clock)
     player_a2 = f.player(clock, ventana_id=ventana_a2)
     return {"banca_a": banca_a, "a1": ventana_a1, "a2": ventana_a2, "seller": seller,

@@ -5,8 +5,7 @@ gateway.core.commands)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,36 +18,24 @@ from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
 from gateway.core.players import CashMovement, NewPlayer, create_player, move_cash
 from gateway.core.principal import ADMIN, Principal
 from gateway.core.reconcile import reconcile
+from gateway.core.results import result
 from gateway.store.database import database, unit_of_work
 from gateway.store.models import Account, AuditRecord, IdempotencyRecord, LedgerTxn
+from tests.concurrency import in_threads
+
+
+@result
+@dataclass(frozen=True)
+class Posted:
+    """A test command's result (registered like every command result)."""
+
+    txn: int
+    amount: int
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 CTX = Context(actor=Actor("user", "cashier-1"), now=NOW, request_id="req-1")
 ADMIN_USER = Principal(user_id="admin-1", role=ADMIN)
 THREADS = 32
-
-
-def in_threads(n: int, work: Any) -> list[Any]:
-    """Run `work(i)` in n threads released together; each result or raised exception."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # the test inspects every outcome
-            results[i] = exc
-        finally:
-            database.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    return results
 
 
 def _accounts() -> tuple[Account, Account]:
@@ -63,7 +50,7 @@ def _accounts() -> tuple[Account, Account]:
 def _player() -> str:
     outcome = create_player(CTX, ADMIN_USER, NewPlayer(msisdn="+50688887777", lang="es",
                                                        currency="MXN"))
-    return str(outcome.result["id"])
+    return str(outcome.result.id)
 
 
 def _wallet_balance(player_id: str) -> int:
@@ -77,16 +64,16 @@ def test_a_new_key_is_claimed_then_replays_its_stored_result(db) -> None:
     fp = idempotency.fingerprint({"amount": 100})
     with unit_of_work(db):
         assert idempotency.claim("user:1", "k-1", fp, NOW) is None
-        idempotency.complete("user:1", "k-1", 201, {"id": "7", "amount": 100})
+        idempotency.complete("user:1", "k-1", True, Posted(txn=7, amount=100))
     with unit_of_work(db):
         replay = idempotency.claim("user:1", "k-1", fp, NOW)
-    assert replay == idempotency.Replay(status=201, result={"id": "7", "amount": 100})
+    assert replay == idempotency.Replay(created=True, result=Posted(txn=7, amount=100))
 
 
 def test_a_key_reused_for_another_request_is_a_conflict(db) -> None:
     with unit_of_work(db):
         idempotency.claim("user:1", "k-1", idempotency.fingerprint({"amount": 100}), NOW)
-        idempotency.complete("user:1", "k-1", 201, {})
+        idempotency.complete("user:1", "k-1", True, None)
     with pytest.raises(IdempotencyConflict), unit_of_work(db):
         idempotency.claim("user:1", "k-1", idempotency.fingerprint({"amount": 101}), NOW)
 
@@ -122,7 +109,7 @@ def _deposit_command(wallet: Account, cash: Account, amount: int, calls: list[in
     def body() -> Done:
         calls.append(1)
         txn = ledger.post("wallet.deposit", [Leg(wallet, -amount), Leg(cash, amount)], now=NOW)
-        return Done(201, {"txn": txn.id, "amount": amount}, target_id=str(txn.id))
+        return Done(Posted(txn=txn.id, amount=amount), created=True, target_id=str(txn.id))
 
     return body
 
@@ -135,7 +122,7 @@ def test_run_executes_a_key_once_and_replays_it(db) -> None:
     first = run(CTX, "DEPOSIT", body, target_type="player", idem=key)
     again = run(CTX, "DEPOSIT", body, target_type="player", idem=key)
     assert (first.replayed, again.replayed) == (False, True)
-    assert again.status == first.status == 201
+    assert again.created and first.created
     assert again.result == first.result
     assert calls == [1]
     assert Account.get_by_id(wallet.id).balance == 500
@@ -148,7 +135,7 @@ def test_a_refused_command_stores_nothing_and_may_be_retried(db) -> None:
 
     def withdraw() -> Done:
         txn = ledger.post("wallet.withdrawal", [Leg(wallet, 300), Leg(cash, -300)], now=NOW)
-        return Done(201, {"txn": txn.id})
+        return Done(Posted(txn=txn.id, amount=0), created=True)
 
     with pytest.raises(InsufficientFunds):
         run(CTX, "WITHDRAW", withdraw, idem=key)
@@ -175,8 +162,7 @@ def test_racing_duplicates_of_one_command_move_money_once(db) -> None:
     assert errors == []
     assert len(calls) == 1
     assert [o.replayed for o in outcomes].count(False) == 1
-    assert {json.dumps(o.result, sort_keys=True) for o in outcomes} == {
-        json.dumps(outcomes[0].result, sort_keys=True)}
+    assert {o.result for o in outcomes} == {outcomes[0].result}
     assert Account.get_by_id(wallet.id).balance == 250
     assert LedgerTxn.select().count() == 1
     assert AuditRecord.select().count() == THREADS
@@ -192,8 +178,8 @@ def test_racing_cash_deposits_with_one_key_credit_the_wallet_once(db) -> None:
     outcomes = in_threads(THREADS, lambda i: move_cash(CTX, ADMIN_USER, cmd, deposit=True))
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     assert [o.replayed for o in outcomes].count(False) == 1
-    assert len({json.dumps(o.result, sort_keys=True) for o in outcomes}) == 1
-    assert {o.status for o in outcomes} == {201}
+    assert len({o.result for o in outcomes}) == 1
+    assert {o.created for o in outcomes} == {True}  # replays say created too (201 → 200 cached)
     assert _wallet_balance(player_id) == 12_345
     assert LedgerTxn.select().where(LedgerTxn.kind == "wallet.deposit").count() == 1
     assert reconcile().ok
@@ -208,7 +194,7 @@ def test_racing_withdrawals_with_one_key_debit_the_wallet_once(db) -> None:
     outcomes = in_threads(THREADS, lambda i: move_cash(CTX, ADMIN_USER, cmd, deposit=False))
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     assert [o.replayed for o in outcomes].count(False) == 1
-    assert len({json.dumps(o.result, sort_keys=True) for o in outcomes}) == 1
+    assert len({o.result for o in outcomes}) == 1
     assert _wallet_balance(player_id) == 400
     assert reconcile().ok
 
@@ -224,5 +210,5 @@ def test_racing_requests_reusing_a_key_with_other_amounts_are_conflicts(db) -> N
     done = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(done) == 1
     assert all(isinstance(o, IdempotencyConflict) for o in outcomes if isinstance(o, Exception))
-    assert _wallet_balance(player_id) == done[0].result["amount"]
+    assert _wallet_balance(player_id) == done[0].result.amount
     assert reconcile().ok

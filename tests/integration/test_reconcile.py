@@ -119,7 +119,7 @@ def test_a_bet_engine_lifecycle_reconciles_and_a_rolled_back_win_is_player_debt(
     ctx = Context(actor=Actor("partner", "betstack"), now=NOW)
     admin = Principal(user_id="admin", role=ADMIN)
     player = create_player(ctx, admin, NewPlayer(msisdn="+5215512345678", lang="es",
-                                                 currency="MXN", operator="acme")).result["id"]
+                                                 currency="MXN", operator="acme")).result.id
     move_cash(ctx, admin, CashMovement(player, 1000, "cash", "fund-0001"), deposit=True)
     stake = Amounts(price=300, stake=300, gross_payout=5000, net_payout=5000)
     betengine.place(ctx, PlaceTicket(operator="acme", ticket_id="T-1", player_ref=player,

@@ -68,8 +68,7 @@ def handle(ctx: Context, event: TicketEvent) -> Outcome:
         if event.currency and event.currency != ticket.currency and not ticket.tombstone:
             raise CurrencyMismatch("currency mismatch")
         changed = handler(ctx, ticket, event)
-        return Done(200, {}, details={"ticket_uuid": ticket.id,
-                                      "generation": state["generation"]},
+        return Done(details={"ticket_uuid": ticket.id, "generation": state["generation"]},
                     remember=changed is not False)
 
     def key() -> IdemKey:

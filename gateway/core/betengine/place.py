@@ -78,7 +78,7 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
                               request_id=ctx.request_id)
             tickets.record_settlement(ticket, settlements.STAKED, txn, tickets.OPEN,
                                       tickets.PENDING, ctx.now)
-        return Done(200, {}, details={"ticket_uuid": ticket.id})
+        return Done(details={"ticket_uuid": ticket.id})
 
     return run(ctx, cmd.origin.action, body, target_type="ticket", target_id=cmd.ticket_id,
                idem=idem)
@@ -100,7 +100,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str, *,
             raise NotReserved(NOT_RESERVED)
         if ticket.status != tickets.RESERVED:
             if settlements.exists(ticket, settlements.PAID_IN):  # a repeat, whatever since
-                return Done(200, {"repeat": True})
+                return Done(details={"repeat": True})
             raise NotReserved(NOT_RESERVED)
         if ticket.hold_id:
             hold = Hold.get_by_id(ticket.hold_id)
@@ -120,7 +120,7 @@ def mark_paid(ctx: Context, operator: str, identifier: str, *,
         tickets.save(ticket, ctx.now)
         tickets.record_settlement(ticket, settlements.PAID_IN, txn, tickets.RESERVED,
                                   tickets.PENDING, ctx.now)
-        return Done(200, {}, details={"ticket_uuid": ticket.id})
+        return Done(details={"ticket_uuid": ticket.id})
 
     run(ctx, action, body, target_type="ticket", target_id=identifier)
     return Ticket.get_by_id(state["ticket"].id)
