@@ -157,7 +157,7 @@ def _number(text: str | None) -> Decimal | int | None:
     return int(value) if value == value.to_integral_value() else value
 
 
-def ticket_view(t: Any) -> dict[str, Any]:
+def ticket_view(t: betengine.TicketView) -> dict[str, Any]:
     return {
         "id": t.external_id,
         "code": t.code,

@@ -33,11 +33,11 @@ from gateway.core.betengine.messages import (
 )
 from gateway.core.betengine.place import mark_paid, place
 from gateway.core.betengine.postings import WALLET_PSPS
-from gateway.core.betengine.reading import get_ticket, list_tickets
+from gateway.core.betengine.reading import TicketView, get_ticket, list_tickets
 
 __all__ = [
     "CHANNEL", "CLOSE", "DISCARD", "EVENT_COMMANDS", "REFUND", "ROLLBACK", "SETTLE_LOST",
     "SETTLE_VOID", "SETTLE_WON", "UPDATE_AMOUNTS", "WALLET_PSPS", "Amounts", "Origin",
-    "PlaceTicket", "TicketEvent", "expire_reservations", "get_ticket", "handle",
+    "PlaceTicket", "TicketEvent", "TicketView", "expire_reservations", "get_ticket", "handle",
     "list_tickets", "mark_paid", "place",
 ]

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from gateway.core import accounts, ledger, tickets
+from gateway.core.betengine import reading
 from gateway.core.betengine.expiry import CHANNEL, expire_if_due
 from gateway.core.betengine.messages import PlaceTicket
 from gateway.core.betengine.postings import paid_from_wallet, stake_legs
@@ -85,7 +86,7 @@ def place(ctx: Context, cmd: PlaceTicket, *, reserve_ttl_s: int) -> Outcome:
 
 
 def mark_paid(ctx: Context, operator: str, identifier: str, *,
-              action: str = "ticket_paid") -> Ticket:
+              action: str = "ticket_paid") -> reading.TicketView:
     """A reservation was paid: `RESERVED` → `OPEN`, the hold posted or the PSP's payment
     booked to its clearing account. A repeat on a paid ticket returns it unchanged."""
     state: dict[str, Ticket] = {}
@@ -123,5 +124,5 @@ def mark_paid(ctx: Context, operator: str, identifier: str, *,
         return Done(details={"ticket_uuid": ticket.id})
 
     run(ctx, action, body, target_type="ticket", target_id=identifier)
-    return Ticket.get_by_id(state["ticket"].id)
+    return reading.view(Ticket.get_by_id(state["ticket"].id))
 
