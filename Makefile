@@ -26,8 +26,11 @@ demo: migrate
 run: demo
 	$(BIN)/pamgate serve --bind 127.0.0.1:8000
 
+# ruff, the layering contracts of pyproject.toml (import-linter), then mypy over the project.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 # pytest on SQLite, then again on PostgreSQL when it answers (or PAMGATE_TEST_DATABASE_URL is set).
 test: lint
@@ -46,4 +49,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) pamgate.db pamgate.db-wal pamgate.db-shm .pytest_cache .ruff_cache
+	rm -rf $(VENV) pamgate.db pamgate.db-wal pamgate.db-shm .pytest_cache .ruff_cache .mypy_cache

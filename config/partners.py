@@ -1,16 +1,19 @@
 """The partners file: who may call pamgate, with which scheme and keys.
 
-TOML (SPEC section 11). Loading validates everything and raises `ConfigError` with one line
-naming the file and the problem; a partner's secret never appears in that line.
+TOML (SPEC section 11). This is the one place the file is validated: its shape here, each
+key's format by `signing.keys` (decoding a `whsec_`/`whpk_` key now, not on the first
+request), and any refusal becomes a `ConfigError` with one line naming the file and the
+problem, which every `pamgate` verb prints before exiting 2. A partner's secret never
+appears in that line.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from signing.keys import Partner, PartnerKey
+from signing.keys import Partner, PartnerKey, check_partner_secret
 
 PROTOCOLS = ("betstack", "standard-webhooks")
 
@@ -57,10 +60,12 @@ def parse_partners(data: dict[str, object], path: str = "<memory>") -> tuple[Par
         if not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance < 0:
             raise _error(path, f"{where}: tolerance_s must be an integer >= 0")
         keys = _keys(entry.get("keys", []), path, where, str(protocol))
-        partners.append(
-            Partner(id=pid, protocol=str(protocol), operator=operator, tolerance_s=tolerance,
-                    keys=keys)
-        )
+        try:  # signing's own checks too, so nothing the file passes fails later
+            partner = Partner(id=pid, protocol=str(protocol), operator=operator,
+                              tolerance_s=tolerance, keys=keys)
+        except ValueError as exc:  # messages name the partner and kid, never a secret
+            raise _error(path, f"{where}: {exc}") from None
+        partners.append(partner)
     _unique(path, "id", (p.id for p in partners))
     _unique(path, "operator", (f"{p.protocol}:{p.operator}" for p in partners))
     return tuple(partners)
@@ -86,7 +91,12 @@ def _keys(raw: object, path: str, where: str, protocol: str) -> tuple[PartnerKey
             raise _error(path, f"{where}: key {kid!r} secret must start with whsec_ or whpk_")
         if protocol == "betstack" and not secret.isascii():
             raise _error(path, f"{where}: key {kid!r} secret must be ASCII")
-        keys.append(PartnerKey(kid=kid, secret=secret, active=active))
+        key = PartnerKey(kid=kid, secret=secret, active=active)
+        try:  # e.g. a whsec_ key whose base64 is broken
+            check_partner_secret(protocol, key)
+        except ValueError as exc:  # names what is wrong, never the secret itself
+            raise _error(path, f"{where}: key {kid!r}: {exc}") from None
+        keys.append(key)
     _unique(path, f"kid in {where}", (k.kid for k in keys))
     return tuple(keys)
 
@@ -113,5 +123,5 @@ class PartnerDirectory:
     def by_id(self, partner_id: str) -> Partner | None:
         return self._by_id.get(partner_id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Partner]:
         return iter(self._all)

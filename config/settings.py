@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from config.partners import load_partners
-from signing.keys import Partner
+from signing.keys import Partner, load_signing_key
 
 # Development-only defaults: `make run` works out of the box, production refuses them.
 DEMO_JWT_SECRET = "pamgate-demo-jwt-secret-not-for-production"  # noqa: S105
@@ -101,6 +101,10 @@ def _signing_keys(raw: str) -> tuple[tuple[str, str, bool], ...]:
             raise ConfigError("PAMGATE_SIGNING_KEY must be whsk_… or kid:whsk_…[:inactive], …")
         if not secret.startswith("whsk_"):
             raise ConfigError(f"PAMGATE_SIGNING_KEY key {kid!r} must start with whsk_")
+        try:  # decode now: a broken key fails start-up, not the first receipt
+            load_signing_key(secret)
+        except ValueError as exc:  # the message names the problem, never the key
+            raise ConfigError(f"PAMGATE_SIGNING_KEY key {kid!r}: {exc}") from None
         keys.append((kid, secret, active))
     if not any(active for _, _, active in keys):
         raise ConfigError("PAMGATE_SIGNING_KEY has no active key")

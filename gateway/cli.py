@@ -1,8 +1,9 @@
 """The `pamgate` command line: one verb per operator task (SPEC section 11).
 
-Each verb loads the configuration once, opens the database only if it needs it, prints a
-readable result and exits non-zero on failure. A configuration problem is one line on
-stderr and exit status 2, never a traceback.
+Each verb loads the configuration once and builds what it needs through the app's own
+composition root (`gateway.app.build_services`), opening the database only if it needs it;
+it prints a readable result and exits non-zero on failure. A configuration, database or file
+problem is one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,25 +12,90 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse, urlunparse
 
 from config.settings import Config, ConfigError, load_config
 
+if TYPE_CHECKING:
+    from gateway.app import Services
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONNECT_TIMEOUT_S = 5  # an unreachable PostgreSQL is reported after this, not minutes later
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
 
-def _database(config: Config):  # type: ignore[no-untyped-def]
-    from gateway.store.database import bind, open_database
+class CommandError(Exception):
+    """A verb cannot do its work (database or file); the message is one line, exit 2."""
 
-    return bind(open_database(config.database_url, pool_size=config.db_pool_size))
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for error lines."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = (parsed.username or "") + ":***@" + (parsed.hostname or "")
+    if parsed.port:
+        netloc += f":{parsed.port}"
+    return urlunparse(parsed._replace(netloc=netloc))
+
+
+def _services(config: Config, *, database: bool = True) -> Services:
+    """The collaborators the app is built from (`build_services`), for one verb.
+
+    The database is built with a short connect timeout; with `database`, a SQLite file whose
+    directory is missing is refused here, before anything tries to open it."""
+    from gateway.app import build_services
+    from gateway.store.database import open_database
+
+    url = config.database_url
+    if database and url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:" and not Path(path).resolve().parent.is_dir():
+            raise CommandError(f"database directory {Path(path).parent} does not exist "
+                               f"(DATABASE_URL={url})")
+    db = open_database(url, pool_size=config.db_pool_size, connect_timeout=CONNECT_TIMEOUT_S)
+    return build_services(config, db=db)
+
+
+def _close(db: Any) -> None:
+    """Give back every connection a verb opened (pooled PostgreSQL or one SQLite file)."""
+    if hasattr(db, "close_all"):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()
+
+
+def _current(config: Config) -> Services:
+    """Services on a database whose schema is current; `CommandError` otherwise."""
+    from gateway.store.migrations import LATEST, applied_version
+
+    services = _services(config)
+    try:
+        version = applied_version(services.db)
+    except Exception:
+        _close(services.db)
+        raise
+    if version < LATEST:
+        _close(services.db)
+        raise CommandError(f"database schema is at version {version}, expected {LATEST}: "
+                           "run `pamgate migrate` first")
+    return services
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
     from gateway.store.migrations import LATEST, migrate
 
-    db = _database(config)
-    applied = migrate(db)
+    db = _services(config).db
+    try:
+        applied = migrate(db)
+    finally:
+        _close(db)
     if applied:
         for m in applied:
             print(f"applied migration {m.version}: {m.name}")
@@ -45,9 +111,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_token(args: argparse.Namespace, config: Config) -> int:
-    from gateway.core.clock import SystemClock
     from gateway.core.principal import Principal
-    from gateway.http.auth import TokenService
 
     principal = Principal(
         user_id=args.sub,
@@ -57,16 +121,20 @@ def cmd_token(args: argparse.Namespace, config: Config) -> int:
         vendedor_id=args.vendedor,
         permissions=frozenset(args.permission or ()),
     )
-    print(TokenService(config.jwt_secret, SystemClock(), ttl_s=args.ttl).mint(principal))
+    services = _services(config.replace(jwt_ttl_s=args.ttl), database=False)
+    print(services.tokens.mint(principal))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from gateway import demo
-    from gateway.core.clock import SystemClock
 
-    _database(config)
-    print(demo.render(demo.seed(config, SystemClock()), base=args.base_url))
+    services = _current(config)
+    try:
+        data = demo.seed(config, services.clock)
+    finally:
+        _close(services.db)
+    print(demo.render(data, base=args.base_url))
     return 0
 
 
@@ -79,21 +147,34 @@ def cmd_keys_generate(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _read_receipt(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CommandError(f"receipt file {name}: not found") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"receipt file {name}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CommandError(f"receipt file {name}: cannot be read "
+                           f"({exc.strerror or _one_line(exc)})") from None
+
+
 def cmd_receipts_verify(args: argparse.Namespace, config: Config) -> int:
     import json
 
-    from signing.keys import Keyring
     from signing.receipts import verify_receipt
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    text = _read_receipt(args.file)
+    keys = _services(config, database=False).keys
     try:
         document = json.loads(text)
     except ValueError:
         print("invalid: not JSON")
         return 1
     receipt = document.get("receipt", document) if isinstance(document, dict) else document
-    valid, reason = verify_receipt(Keyring.from_texts(list(config.signing_keys)).verify_keys(),
-                                   receipt)
+    valid, reason = verify_receipt(keys.verify_keys(), receipt)
     print("valid" if valid else f"invalid: {reason}")
     return 0 if valid else 1
 
@@ -102,11 +183,10 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     import time
 
     from gateway.core.betting import expire_reservations
-    from gateway.core.clock import SystemClock
     from gateway.core.rejections import summarise
 
-    db = _database(config)
-    clock = SystemClock()
+    services = _current(config)
+    db, clock = services.db, services.clock
     while True:
         expired = expire_reservations(clock.now())
         if expired:
@@ -117,30 +197,9 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
                   flush=True)
         db.close()
         if args.once:
+            _close(db)
             return 0
         time.sleep(args.interval)
-
-
-def _close(db) -> None:  # type: ignore[no-untyped-def]
-    """Give back every connection a verb opened (pooled PostgreSQL or one SQLite file)."""
-    if hasattr(db, "close_all"):
-        db.close_all()
-    elif not db.is_closed():
-        db.close()
-
-
-def _current_database(config: Config):  # type: ignore[no-untyped-def]
-    """The database, or None (after one line on stderr) when its schema is not current."""
-    from gateway.store.migrations import LATEST, applied_version
-
-    db = _database(config)
-    version = applied_version(db)
-    if version < LATEST:
-        _close(db)
-        print(f"pamgate: database schema is at version {version}, expected {LATEST}: "
-              "run `pamgate migrate` first", file=sys.stderr)
-        return None
-    return db
 
 
 def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
@@ -148,9 +207,7 @@ def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
 
     from gateway.core.reconcile import reconcile
 
-    db = _current_database(config)
-    if db is None:
-        return 2
+    db = _current(config).db
     try:
         report = reconcile()
     finally:
@@ -162,9 +219,7 @@ def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
 def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
     from gateway.core.audit import verify
 
-    db = _current_database(config)
-    if db is None:
-        return 2
+    db = _current(config).db
     try:
         report = verify()  # one read snapshot: appends may go on meanwhile
     finally:
@@ -179,14 +234,12 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     import datetime as dt
 
     from gateway.core import idempotency, replays
-    from gateway.core.clock import SystemClock
     from gateway.store.database import unit_of_work
 
-    db = _current_database(config)
-    if db is None:
-        return 2
+    services = _current(config)
+    db = services.db
     days = config.idempotency_retention_days
-    now = SystemClock().now()
+    now = services.clock.now()
     before = now - dt.timedelta(days=days)
     try:
         with unit_of_work(db):
@@ -275,7 +328,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, config))
     except ConfigError as exc:
         print(f"pamgate: configuration error: {exc}", file=sys.stderr)
-        return 2
+    except CommandError as exc:
+        print(f"pamgate: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not _environment_problem(exc):
+            raise
+        print(f"pamgate: database {_safe_url(config.database_url)}: {_one_line(exc)}",
+              file=sys.stderr)
+    return 2
+
+
+def _environment_problem(exc: Exception) -> bool:
+    """A database error the operator can act on (cannot connect, cannot open or read the
+    file, a table the schema lacks), not a bug of pamgate's, which keeps its traceback.
+
+    peewee is looked up, never imported, here: `pamgate serve` must not load it (and its
+    thread-local connection state) in gunicorn's master before the gevent workers patch."""
+    peewee = sys.modules.get("peewee")
+    if peewee is None:
+        return False
+    if isinstance(exc, (peewee.IntegrityError, peewee.DataError, peewee.InternalError)):
+        return False
+    return isinstance(exc, (peewee.DatabaseError, peewee.InterfaceError))
 
 
 if __name__ == "__main__":

@@ -52,8 +52,14 @@ def _fields(record: AuditRecord | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cut(text: str | None, width: int) -> str | None:
-    return None if text is None else text[:width]
+# The INSERT's columns and the widths free text is cut to come from the model, so the
+# hand-written SQL cannot drift from the schema (`_fields`, the hashed content, is frozen).
+_COLUMNS = tuple(AuditRecord._meta.sorted_fields)
+_WIDTHS = {f.name: int(f.max_length) for f in _COLUMNS if getattr(f, "max_length", None)}
+
+
+def _cut(text: str | None, column: str) -> str | None:
+    return None if text is None else text[:_WIDTHS[column]]
 
 
 def append(
@@ -74,18 +80,19 @@ def append(
     row: dict[str, Any] = {  # free text cut to its column, so no input can fail the insert
         "seq": head_seq + 1,
         "at": now.replace(microsecond=(now.microsecond // 1000) * 1000),
-        "actor_type": actor.type[:20],
-        "actor_id": _cut(actor.id, 120),
-        "action": action[:60],
-        "target_type": _cut(target_type, 40),
-        "target_id": _cut(None if target_id is None else str(target_id), 120),
-        "result": result[:40],
-        "request_id": _cut(request_id, 64),
+        "actor_type": _cut(actor.type, "actor_type"),
+        "actor_id": _cut(actor.id, "actor_id"),
+        "action": _cut(action, "action"),
+        "target_type": _cut(target_type, "target_type"),
+        "target_id": _cut(None if target_id is None else str(target_id), "target_id"),
+        "result": _cut(result, "result"),
+        "request_id": _cut(request_id, "request_id"),
         "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str),
     }
     row["prev_hash"] = head_hash
     row["hash"] = _digest(head_hash, _fields(row))
-    fastsql.insert_later("audit_record", row)
+    fastsql.insert_later(AuditRecord._meta.table_name,
+                         {f.column_name: row[f.name] for f in _COLUMNS})
     fastsql.defer("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
                     (row["seq"], row["hash"]))
     return int(row["seq"])

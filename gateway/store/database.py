@@ -101,6 +101,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         self._pending.began = False
         super()._close(conn, close_conn)
 
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 15000,
@@ -110,8 +111,12 @@ SQLITE_PRAGMAS = {
 }
 
 
-def open_database(url: str, *, pool_size: int = 10) -> Database:
-    """Build (but do not connect) the database named by `url`."""
+def open_database(url: str, *, pool_size: int = 10,
+                  connect_timeout: int | None = None) -> Database:
+    """Build (but do not connect) the database named by `url`.
+
+    `connect_timeout` (seconds, PostgreSQL only) bounds each new connection; the command
+    line sets a short one so an unreachable server is one line, not a long wait."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :] or ":memory:"
         if path == ":memory:":
@@ -126,6 +131,7 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
         "port": parsed.port or 5432,
         "user": unquote(parsed.username) if parsed.username else None,
         "password": unquote(parsed.password) if parsed.password else None,
+        "connect_timeout": connect_timeout,
     }
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     name = unquote(parsed.path.lstrip("/")) or "postgres"

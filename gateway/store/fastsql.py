@@ -3,7 +3,9 @@
 peewee builds SQL anew for every query, which costs more than the query itself on the
 paths every money movement takes. Here statements are plain text written once, in
 PostgreSQL's `%s` parameter style (turned into `?` for SQLite), cached per database.
-Only the core's hot paths use this; everything else uses peewee models.
+Only the core's hot paths use this; everything else uses peewee models. The columns an
+insert names are checked once against the model of its table, so hand-written SQL cannot
+drift from `models.py` unnoticed.
 """
 
 from __future__ import annotations
@@ -46,8 +48,25 @@ def for_update() -> str:
     return " FOR UPDATE" if is_postgres(database) else ""
 
 
+@lru_cache(maxsize=64)
+def model_columns(table: str) -> frozenset[str]:
+    """The column names the peewee model of `table` declares (`ValueError` if none does)."""
+    from gateway.store.models import BaseModel  # local: models import this package
+
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if model is not BaseModel and model._meta.table_name == table:
+            return frozenset(f.column_name for f in model._meta.sorted_fields)
+    raise ValueError(f"no model has the table {table!r}")
+
+
 @lru_cache(maxsize=256)
 def _insert_sql(table: str, columns: tuple[str, ...], rows: int, returning: bool) -> str:
+    unknown = sorted(set(columns) - model_columns(table))  # once per shape: the SQL is cached
+    if unknown:
+        raise ValueError(f"{table} has no column(s) {', '.join(unknown)} in its model")
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     # identifiers come from this codebase, values are parameters
     text = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)  # noqa: S608

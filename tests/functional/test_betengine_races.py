@@ -3,38 +3,33 @@ most on PostgreSQL (row locks, unique indexes); they must also hold on SQLite.""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import falcon.testing
 
 from gateway.core import reconcile
 from gateway.store.models import Entry, LedgerTxn
 from tests import factories as f
+from tests.concurrency import race
 
 THREADS = 32
 
 
-def _race(app, db, clock, action, data, threads=THREADS):
-    barrier = threading.Barrier(threads)
-
-    def one(_):
+def _race(app, clock, action, data, threads=THREADS):
+    def arm(_):
         client = falcon.testing.TestClient(app)
         raw, headers = f.signed({"action": action, "data": data}, clock)
-        barrier.wait()
-        try:
+
+        def send():
             resp = client.simulate_post("/pam", body=raw, headers=headers)
             return resp.status_code, resp.text
-        finally:
-            db.close()
 
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, range(threads)))
+        return send
+
+    return race(threads, arm)
 
 
 def test_32_identical_creates_debit_once(app, db, clock):
     pid = f.player(clock, balance=10_000)
-    results = _race(app, db, clock, "ticket_create", f.ticket_data("RC-1", pid))
+    results = _race(app, clock, "ticket_create", f.ticket_data("RC-1", pid))
     assert results == [(200, "")] * THREADS
     assert f.wallet(clock, pid).balance == 9_500
     assert LedgerTxn.select().where(LedgerTxn.kind == "bet.stake").count() == 1
@@ -45,7 +40,7 @@ def test_32_identical_wins_credit_once(app, db, clock):
     pid = f.player(clock, balance=10_000)
     client = falcon.testing.TestClient(app)
     assert f.pam(client, clock, "ticket_create", f.ticket_data("RW-1", pid)).status_code == 200
-    results = _race(app, db, clock, "ticket_win", {"operator": f.OPERATOR, "ticket_id": "RW-1"})
+    results = _race(app, clock, "ticket_win", {"operator": f.OPERATOR, "ticket_id": "RW-1"})
     assert results == [(200, "")] * THREADS
     assert f.wallet(clock, pid).balance == 9_500 + 2602
     assert LedgerTxn.select().where(LedgerTxn.kind == "bet.win").count() == 1
@@ -54,20 +49,14 @@ def test_32_identical_wins_credit_once(app, db, clock):
 
 def test_many_tickets_racing_on_one_wallet_never_overdraw(app, db, clock):
     pid = f.player(clock, balance=2_000)  # affords exactly 4 tickets of 500
-    barrier = threading.Barrier(THREADS)
 
-    def one(i):
+    def arm(i):
         client = falcon.testing.TestClient(app)
         raw, headers = f.signed({"action": "ticket_create",
                                  "data": f.ticket_data(f"RM-{i}", pid)}, clock)
-        barrier.wait()
-        try:
-            return client.simulate_post("/pam", body=raw, headers=headers).status_code
-        finally:
-            db.close()
+        return lambda: client.simulate_post("/pam", body=raw, headers=headers).status_code
 
-    with ThreadPoolExecutor(THREADS) as pool:
-        codes = list(pool.map(one, range(THREADS)))
+    codes = race(THREADS, arm)
     assert codes.count(200) == 4
     assert codes.count(400) == THREADS - 4
     assert f.wallet(clock, pid).balance == 0

@@ -6,8 +6,7 @@ Each test sends what the attacker sends (real HMAC over real bytes) through the 
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 import falcon.testing
 import pytest
@@ -22,6 +21,7 @@ from gateway.store.models import AuditRecord, Entry, LedgerTxn, RejectionTally, 
 from signing import betstack
 from signing.keys import Partner, PartnerKey
 from tests import factories as f
+from tests.concurrency import race
 from tests.conftest import JWT_SECRET, ROOT
 
 BETA_SECRET = "BETA-SECRET-KEY"
@@ -231,18 +231,12 @@ def test_concurrent_creates_of_one_external_id_are_one_201_and_409s(app, clock, 
     admin = {"Authorization": "Bearer " + TokenService(JWT_SECRET, clock).mint(f.ADMIN_USER)}
     body = {"msisdn": "+50688887777", "lang": "es", "currency": "USD", "externalId": "RACE",
             "operator": "acme"}
-    barrier = threading.Barrier(20)
 
-    def create(_: int) -> int:
+    def arm(_: int) -> Callable[[], int]:
         c = falcon.testing.TestClient(app)
-        barrier.wait()
-        try:
-            return c.simulate_post("/api/v1/players", json=body, headers=admin).status_code
-        finally:
-            db.close()
+        return lambda: c.simulate_post("/api/v1/players", json=body, headers=admin).status_code
 
-    with ThreadPoolExecutor(20) as pool:
-        statuses = sorted(pool.map(create, range(20)))
+    statuses = sorted(race(20, arm))
     assert statuses == [201] + [409] * 19
 
 
@@ -384,26 +378,19 @@ def test_nan_amounts_are_108(client, clock):
 # --- concurrent duplicates (threads; PostgreSQL in CI) --------------------------------------
 
 
-def _race(app, db, n, send):  # type: ignore[no-untyped-def]
-    barrier = threading.Barrier(n)
-
-    def one(i: int):  # type: ignore[no-untyped-def]
+def _race(app, n, send):  # type: ignore[no-untyped-def]
+    def arm(i: int):  # type: ignore[no-untyped-def]
         c = falcon.testing.TestClient(app)
-        barrier.wait()
-        try:
-            return send(c, i)
-        finally:
-            db.close()
+        return lambda: send(c, i)
 
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(one, range(n)))
+    return race(n, arm)
 
 
 def test_concurrent_copies_of_one_signed_create_debit_once(app, db, clock):
     pid = f.player(clock, balance=10_000)
     raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("C-1", pid)},
                             clock)
-    results = _race(app, db, 16, lambda c, i: c.simulate_post("/pam", body=raw,
+    results = _race(app, 16, lambda c, i: c.simulate_post("/pam", body=raw,
                                                                 headers=headers))
     assert [(r.status_code, r.text) for r in results] == [(200, "")] * 16
     assert f.wallet(clock, pid).balance == 9_500
@@ -418,7 +405,7 @@ def test_one_body_less_signature_racing_over_many_tickets_pays_one(app, db, cloc
                     f.ticket_data(f"RP-{i}", pid)).status_code == 200
     clock.advance(1)
     raw, headers = f.signed(None, clock)
-    results = _race(app, db, 8, lambda c, i: c.simulate_post(f"/be/tickets/RP-{i}/paid",
+    results = _race(app, 8, lambda c, i: c.simulate_post(f"/be/tickets/RP-{i}/paid",
                                                                body=raw, headers=headers))
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [403] * 7

@@ -8,7 +8,6 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from gateway.core import ledger, ledger_kinds, tickets
@@ -18,32 +17,10 @@ from gateway.core.ledger_kinds import TxnKind
 from gateway.core.reconcile import reconcile
 from gateway.store.database import database, is_postgres, unit_of_work
 from gateway.store.models import Account, Hold, LedgerTxn, Ticket
+from tests.concurrency import in_threads
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 THREADS = 32
-
-
-def in_threads(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in n threads released together; each result or raised exception."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # the test inspects every outcome
-            results[i] = exc
-        finally:
-            database.close()
-
-    threads = [threading.Thread(target=worker, args=(i,), name=f"worker-{i}") for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    return results
 
 
 def _account(code: str, kind: str, side: str, floor: int | None = None) -> Account:
