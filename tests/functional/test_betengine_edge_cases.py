@@ -17,11 +17,11 @@ def _win_data(ticket_id: str) -> dict:
 
 
 def test_rollback_of_refunded_reservation_must_not_reopen_an_unpaid_ticket(client, clock):
-    """Regression (money created): `_rollback` (gateway/core/betengine/events.py) always
-    moves the ticket back to OPEN. A `ticket_refund` of a RESERVED wallet ticket only released the hold
-    (settlement with txn None, prev_status RESERVED); rolling it back marks it `.undone`
-    and reopens the ticket as OPEN although the player never paid. A following
-    `ticket_win` then credits the full payout for a bet that cost nothing."""
+    """Regression (money created): `_rollback` (gateway/core/betengine/events.py) always moves
+    the ticket back to OPEN. A `ticket_refund` of a RESERVED wallet ticket only released the
+    hold (settlement with txn None, prev_status RESERVED); rolling it back marks it `.undone`
+    and reopens the ticket as OPEN although the player never paid. A following `ticket_win` then
+    credits the full payout for a bet that cost nothing."""
     pid = f.player(clock, balance=1_000)
     data = f.ticket_data("RB-R1", pid, psp="wallet")
     assert f.pam(client, clock, "ticket_reserve", data).status_code == 200
