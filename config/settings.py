@@ -11,7 +11,7 @@ import dataclasses
 import os
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from config.partners import load_partners
 from signing.keys import Partner, load_signing_key
@@ -45,13 +45,11 @@ class Config:
     graceful_timeout_s: int = 30
     log_level: str = "INFO"
     log_format: str = "auto"  # json | console | auto (console on a TTY)
-    payout_approval_threshold: int | None = None
     idempotency_retention_days: int = 120
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: aggregate gunicorn workers
     # refused unauthenticated requests are counted in memory and flushed this often (0: only
     # when asked, as tests do); see gateway/core/rejections.py
     rejection_flush_s: float = 5.0
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -148,18 +146,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     partners_file = environ.get("PAMGATE_PARTNERS_FILE", "")
     partners = load_partners(partners_file) if partners_file else ()
 
-    threshold_raw = environ.get("PAMGATE_PAYOUT_APPROVAL_THRESHOLD", "")
-    threshold = (
-        _int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0, minimum=1)
-        if threshold_raw
-        else None
-    )
-
     log_format = environ.get("PAMGATE_LOG_FORMAT", "auto")
     if log_format not in ("auto", "json", "console"):
         raise ConfigError(f"PAMGATE_LOG_FORMAT must be auto, json or console, got {log_format!r}")
 
-    extra = {k: v for k, v in environ.items() if k.startswith("PAMGATE_SMS_")}
     return Config(
         env=env,
         database_url=database_url,
@@ -178,10 +168,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         graceful_timeout_s=_int(environ, "PAMGATE_GRACEFUL_TIMEOUT_S", 30, minimum=1),
         log_level=environ.get("PAMGATE_LOG_LEVEL", "INFO").upper(),
         log_format=log_format,
-        payout_approval_threshold=threshold,
         idempotency_retention_days=_int(
             environ, "PAMGATE_IDEMPOTENCY_RETENTION_DAYS", 120, minimum=120
         ),
         metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
-        extra=extra,
     )

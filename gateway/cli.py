@@ -182,7 +182,7 @@ def cmd_receipts_verify(args: argparse.Namespace, config: Config) -> int:
 def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     import time
 
-    from gateway.core.betting import expire_reservations
+    from gateway.core.betengine import expire_reservations
     from gateway.core.rejections import summarise
 
     services = _current(config)

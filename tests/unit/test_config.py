@@ -15,7 +15,6 @@ def test_defaults_run_the_embedded_demo():
     assert config.reserve_ttl_s == 1800
     assert config.max_body_bytes == 65536
     assert config.jwt_secret == DEMO_JWT_SECRET
-    assert config.payout_approval_threshold is None
 
 
 def test_production_refuses_the_demo_jwt_secret():
@@ -31,7 +30,7 @@ def test_production_refuses_the_demo_jwt_secret():
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"PAMGATE_JWT_SECRET": "short"}, "at least 32"),
         ({"PAMGATE_SIGNING_KEY": "nope"}, "must start with whsk_"),
-        ({"PAMGATE_PAYOUT_APPROVAL_THRESHOLD": "0"}, ">= 1"),
+        ({"PAMGATE_READ_TIMEOUT_S": "0"}, "PAMGATE_READ_TIMEOUT_S"),
     ],
 )
 def test_bad_settings_name_the_variable(environ, message):
