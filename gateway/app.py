@@ -19,7 +19,7 @@ import falcon
 import requests
 import simplejson
 
-from adapters import backoffice, betengine
+from adapters import backoffice, betengine, lottery
 from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core import ledger
@@ -96,6 +96,7 @@ def build_services(
 PROTOCOLS: tuple[Protocol, ...] = (
     betengine.PROTOCOL,
     backoffice.PROTOCOL,
+    lottery.PROTOCOL,
 )
 
 

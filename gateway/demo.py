@@ -8,8 +8,10 @@ it refuses to run with PAMGATE_ENV=production.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
+import sys
 from dataclasses import dataclass
 
 from config.settings import Config, ConfigError
@@ -17,7 +19,9 @@ from gateway.core import network, players
 from gateway.core.audit import Actor
 from gateway.core.clock import Clock
 from gateway.core.commands import Context
-from gateway.core.principal import ADMIN, Principal
+from gateway.core.lottery import TIMEZONE as LOTTERY_TIMEZONE
+from gateway.core.lottery import draws as lottery_draws
+from gateway.core.principal import ADMIN, VENTANA, Principal
 from gateway.http.auth import TokenService
 from gateway.store.models import Banca, Player, Ventana
 
@@ -36,6 +40,8 @@ class DemoData:
     player_token: str
     admin_token: str
     ticket_id: str
+    lottery_token: str = ""  # VENTANA of the demo window, may sell lottery tickets
+    draw_number: str = ""
 
 
 def seed(config: Config, clock: Clock) -> DemoData:
@@ -65,9 +71,83 @@ def seed(config: Config, clock: Clock) -> DemoData:
     token = players.issue_token(ctx, DEMO_ADMIN, player_id).result.token
     admin_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(DEMO_ADMIN)
     stamp = clock.now().strftime("%Y%m%d%H%M%S")
+    draw_number = _demo_draw(ctx, banca_id, stamp)
+    lottery_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(Principal(
+        user_id="demo-store", role=VENTANA, ventana_id=ventana_id,
+        permissions=frozenset({"lottery_tickets_create"})))
     return DemoData(operator=partner.operator, secret=partner.active_keys[0].secret,
                     banca_id=banca_id, ventana_id=ventana_id, player_id=player_id,
-                    player_token=token, admin_token=admin_token, ticket_id=f"demo-{stamp}")
+                    player_token=token, admin_token=admin_token, ticket_id=f"demo-{stamp}",
+                    lottery_token=lottery_token, draw_number=draw_number)
+
+
+# --- the lottery (SPEC 9) ------------------------------------------------------------------------
+
+DEMO_PRIZES = {"base": {"6": 5_000_000, "5": 100_000, "4": 5_000, "3": 1_500},
+               "rematch": {"6": 1_000_000, "5": 20_000, "4": 1_000},
+               "second_rematch": {"6": 200_000, "5": 5_000, "4": 500}}
+
+
+def _demo_draw(ctx: Context, banca_id: str, stamp: str) -> str:
+    """The demo banca's active draw, or a new one closing in a week."""
+    current = lottery_draws.active(banca_id, ctx.now)
+    if current is not None:
+        return str(current.draw_number)
+    closes = ctx.now + dt.timedelta(days=7)
+    return lottery_draws.create(ctx, DEMO_ADMIN, lottery_draws.NewDraw(
+        payee_id=banca_id, draw_number=f"D{stamp}", draw_date=closes.date(), closes_at=closes,
+        base_price=1500, rematch=1000, second_rematch=500, minimum_number_of_boards=1,
+        maximum_number_of_boards=6, prizes=DEMO_PRIZES, timezone=LOTTERY_TIMEZONE,
+    )).result.draw_number
+
+
+def render_lottery(d: DemoData, base: str) -> str:
+    """A runnable walk through a lottery ticket's life: buy, keep the receipt (PNG and
+    JSON in a temporary directory), verify it, make it win, check the books."""
+    purchase = {
+        "payee_id": d.banca_id, "payer_reference": f"demo-{d.ticket_id}",
+        "ticket": {"draw_number": d.draw_number, "combination_count": 2, "rematch": True,
+                   "second_rematch": True, "total_amount": "6000"},
+        "branch": {"name": "Abarrotes Don Pepe", "street": "Av. Insurgentes Sur 1234",
+                   "city": "Ciudad de México", "neighborhood": "Del Valle"},
+    }
+    store = f"-H 'Authorization: Bearer {d.lottery_token}'"
+    admin = f"-H 'Authorization: Bearer {d.admin_token}'"
+    json_type = "-H 'Content-Type: application/json'"
+    body = shlex.quote(json.dumps(purchase, ensure_ascii=False))
+    python = shlex.quote(sys.executable)
+    keep = ("import base64,json,sys; d=sys.argv[1]; r=json.load(open(d+'/purchase.json'))"
+            "['receipt']; open(d+'/receipt.png','wb').write(base64.b64decode("
+            "r['ticket_image'])); json.dump(r,open(d+'/receipt.json','w')); "
+            "print('receipt', r['reference_number'], 'image', d+'/receipt.png')")
+    first_board = ("import json,sys; print(json.load(open(sys.argv[1]))['ticket']"
+                   "['combination_numbers'].split('|')[0])")
+    verdict = ("import json,sys; r=json.load(sys.stdin)['data']; "
+               "print('reconciliation ok' if r['ok'] else r)")
+    return "\n".join([
+        "# --- lottery (SPEC 9): a store token with lottery_tickets_create ---------------------",
+        f"# L1. the active draw of the demo banca ({d.draw_number})",
+        f"curl -sS '{base}/api/v1/lottery_tickets/new?payee_id={d.banca_id}' {store}; echo",
+        "",
+        "# L2. buy a ticket (2 boards, rematch and second rematch: 6000 cents) and keep the",
+        "#     receipt: its PNG (scan the QR code) and its JSON",
+        "LOTTERY=$(mktemp -d)",
+        f"curl -sS -X POST {base}/api/v1/lottery_tickets {store} {json_type} -d {body} "
+        '> "$LOTTERY/purchase.json"',
+        f'{python} -c {shlex.quote(keep)} "$LOTTERY"',
+        "",
+        "# L3. verify the receipt (change one character of receipt.json and it is invalid)",
+        f"curl -sS -X POST {base}/api/v1/receipts/verify {json_type} "
+        '-d @"$LOTTERY/receipt.json"; echo',
+        "",
+        "# L4. record results that make the ticket's first board win (ADMIN), then the books:",
+        "#     the prize liability equals the payout and the reconciliation is clean",
+        f'NUMBERS=$({python} -c {shlex.quote(first_board)} "$LOTTERY/purchase.json")',
+        f"curl -sS -X POST {base}/api/v1/draws/{d.draw_number}/results {admin} {json_type} "
+        "-d \"{\\\"numbers\\\":[$NUMBERS]}\"; echo",
+        f"curl -sS {base}/api/v1/reconciliation {admin} | {python} -c {shlex.quote(verdict)}",
+        "",
+    ])
 
 
 def _signed_curl(base: str, d: DemoData, method: str, path: str, body: dict | None) -> str:
@@ -125,6 +205,8 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
     ]
     for title, snippet in steps:
         out += [f"# {title}", snippet, ""]
+    if d.lottery_token:
+        out.append(render_lottery(d, base))
     return "\n".join(out)
 
 

@@ -125,3 +125,28 @@ def move_player_cash(principal: Principal, window: str | None,
     """Staff move cash only for the players of their own window."""
     if principal.role != ADMIN and player_window_id != window:
         raise _refuse("player belongs to another window")
+
+
+# --- the lottery (SPEC 9) ----------------------------------------------------------------------
+
+
+def manage_draws(principal: Principal) -> None:
+    """Create draws and record their results: ADMIN."""
+    if principal.role != ADMIN:
+        raise _refuse("only ADMIN may manage lottery draws")
+
+
+def sell_lottery(principal: Principal) -> str:
+    """A lottery sale needs `lottery_tickets_create` and a token that names its selling
+    window (the store): that ventana is the seller. Returns it."""
+    if not principal.has("lottery_tickets_create"):
+        raise _refuse("token lacks lottery_tickets_create")
+    if principal.role not in COUNTER_STAFF or not principal.ventana_id:
+        raise _refuse("token names no selling window")
+    return principal.ventana_id
+
+
+def sell_for_payee(seller_banca_id: str, payee_id: str) -> None:
+    """A window sells the draws of the banca that owns it, and no other's."""
+    if seller_banca_id != payee_id:
+        raise _refuse("the selling window belongs to another company")

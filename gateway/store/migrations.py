@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from peewee import Database, OperationalError, ProgrammingError
 
-from gateway.store import models, schema_0001, schema_0002, schema_0003
+from gateway.store import models, schema_0001, schema_0002, schema_0003, schema_0004
 from gateway.store.database import is_postgres
 
 ADVISORY_LOCK_ID = 0x70616D67  # "pamg"
@@ -71,10 +71,15 @@ def _outbox(db: Database) -> None:
     _run_ddl(db, schema_0003.DDL)
 
 
+def _lottery(db: Database) -> None:
+    _run_ddl(db, schema_0004.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
     Migration(3, "outbox", _outbox),
+    Migration(4, "lottery draws and tickets", _lottery),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -13,6 +13,7 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -303,6 +304,63 @@ class OutboxMessage(BaseModel):
         indexes = ((("state", "next_attempt_at"), False),)
 
 
+# --- the lottery (SPEC 9) ------------------------------------------------------------------
+
+
+class LotteryDraw(BaseModel):
+    """A draw of a payee (a banca): prices and board limits for its sales, the prize tables
+    (JSON, cents by match count) and, once recorded, its numbers. `open` → `resulted`."""
+
+    id = CharField(max_length=36, primary_key=True)
+    payee = ForeignKeyField(Banca, on_delete="RESTRICT")
+    draw_number = CharField(max_length=40, unique=True)
+    draw_date = DateField()
+    closes_at = DateTimeField()
+    timezone = CharField(max_length=64)
+    currency = CharField(max_length=3)
+    base_price = BigIntegerField()
+    rematch_price = BigIntegerField()
+    second_rematch_price = BigIntegerField()
+    min_boards = IntegerField()
+    max_boards = IntegerField()
+    prizes = TextField()
+    status = CharField(max_length=10)  # open | resulted
+    numbers = CharField(max_length=40, null=True)
+    winners = IntegerField(default=0)
+    payout_total = BigIntegerField(default=0)
+    liability_txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
+    created_at = DateTimeField()
+    resulted_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("payee", "status", "closes_at"), False),)
+
+
+class LotteryTicket(BaseModel):
+    """What a lottery sale adds to its `Ticket` (same id): the draw, the boards, the
+    options and the receipt's unique numbers. (`payee`, `payer_reference`) is unique."""
+
+    ticket = ForeignKeyField(Ticket, primary_key=True, on_delete="RESTRICT")
+    draw = ForeignKeyField(LotteryDraw, on_delete="RESTRICT")
+    payee = ForeignKeyField(Banca, on_delete="RESTRICT")
+    payer_reference = CharField(max_length=100)
+    boards = CharField(max_length=120)  # "1,2,3,4,5,6|…"
+    combination_count = IntegerField()
+    rematch = BooleanField()
+    second_rematch = BooleanField()
+    total = BigIntegerField()
+    reference_number = CharField(max_length=40, unique=True)
+    serial_number = CharField(max_length=40, unique=True)
+    transaction_number = CharField(max_length=20, unique=True)
+    session_id = CharField(max_length=20)
+    payment_id = CharField(max_length=36)
+    security_number = CharField(max_length=120)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("payee", "payer_reference"), True),)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaMigration,
     Banca,
@@ -322,4 +380,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     SignatureUse,
     RejectionTally,
     OutboxMessage,
+    LotteryDraw,
+    LotteryTicket,
 )
