@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-export PAMGATE_PARTNERS_FILE ?= config/demo_partners.toml
+export PAMGATE_PARTNERS_FILE ?= $(CURDIR)/config/demo_partners.toml
 
 .PHONY: run test lint install migrate demo serve clean bench
 
