@@ -8,6 +8,8 @@ Order in every handler: authenticate, validate the body, call one core service, 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import falcon
 
 from adapters.backoffice import translate as backoffice
@@ -80,10 +82,14 @@ class DrawCollection(_Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self._auth.require(req, roles=(policy.ADMIN,))
         data = backoffice.load(_NEW_DRAW, req.context.raw_body)
+        try:
+            closes_at = data["closes_at"].astimezone(dt.UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise backoffice.invalid({"closes_at": ["Not a valid datetime."]}) from None
         cmd = draws.NewDraw(
             payee_id=data["payee_id"], draw_number=data["draw_number"],
             draw_date=data["draw_date"],
-            closes_at=data["closes_at"].astimezone(translate.dt.UTC).replace(tzinfo=None),
+            closes_at=closes_at,
             base_price=data["base_price"], rematch=data["rematch"],
             second_rematch=data["second_rematch"],
             minimum_number_of_boards=data["minimum_number_of_boards"],

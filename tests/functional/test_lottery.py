@@ -430,3 +430,56 @@ def test_the_receipt_image_is_a_png_whose_qr_code_reads_back(client, shop):
     assert json.loads(codes[0].text) == {
         "reference_number": body["ticket"]["reference_number"],
         "security_number": body["ticket"]["security_number"]}
+
+
+# --- draw administration (back office) -----------------------------------------------------------
+
+
+def test_draws_are_admin_only_and_their_numbers_unique(client, app, shop):
+    resp = new_draw(client, app, shop["banca"])
+    assert resp.status_code == 409
+    assert resp.json["success"] is False and resp.json["error"]["code"] == "CONFLICT"
+    body = {"payee_id": shop["banca"], "draw_number": "x", "draw_date": "2026-11-22",
+            "closes_at": "2026-11-22T20:00:00Z", "base_price": 1, "rematch": 0,
+            "second_rematch": 0, "prizes": {}}
+    resp = client.simulate_post("/api/v1/draws", json=body, headers=shop["headers"])
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "FORBIDDEN"
+    resp = client.simulate_post("/api/v1/draws", json=body)
+    assert resp.status_code == 401 and resp.json["error"]["code"] == "UNAUTHORIZED"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("closes_at", "2026-11-22T20:00:00"), ("closes_at", "9999-12-31T23:59:59-01:00"),
+    ("closes_at", "2020-01-01T00:00:00Z"), ("draw_date", "22/11/2026"),
+    ("draw_number", "a/b"), ("base_price", "1500"), ("base_price", -1), ("base_price", 0),
+    ("rematch", 1.5), ("maximum_number_of_boards", 7), ("minimum_number_of_boards", 0),
+    ("prizes", {"base": {"9": 1}}), ("prizes", {"base": {"6": -1}}), ("prizes", {"jackpot": {}}),
+    ("payee_id", "nope"), ("extra", 1)])
+def test_draw_fields_are_validated(client, app, shop, field, value):
+    resp = new_draw(client, app, shop["banca"], "D2", **{field: value})
+    assert resp.status_code in (400, 404), resp.text
+    assert resp.json["success"] is False
+
+
+def test_results_through_http(client, app, shop):
+    buy(client, shop)
+    path = "/api/v1/draws/7327/results"
+    resp = client.simulate_post(path, json={"numbers": [1, 2, 3]}, headers=admin(app))
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "VALIDATION_ERROR"
+    resp = client.simulate_post(path, json={"numbers": [1, 2, 3, 4, 5, 6]},
+                                headers=shop["headers"])
+    assert resp.status_code == 403
+    resp = client.simulate_post(path, json={"numbers": [1, 2, 3, 4, 5, 6]}, headers=admin(app))
+    assert resp.status_code == 200, resp.text
+    assert (resp.json["data"]["status"], resp.json["data"]["evaluated"]) == ("resulted", 1)
+    again = client.simulate_post(path, json={"numbers": [1, 2, 3, 4, 5, 6]}, headers=admin(app))
+    assert again.status_code == 409 and again.json["error"]["code"] == "CONFLICT"
+    missing = client.simulate_post("/api/v1/draws/0000/results",
+                                   json={"numbers": [1, 2, 3, 4, 5, 6]}, headers=admin(app))
+    assert missing.status_code == 404
+
+
+def test_other_errors_keep_the_lottery_shape(client, shop):
+    resp = client.simulate_get("/api/v1/lottery_tickets", headers=shop["headers"])
+    assert resp.status_code == 405
+    assert resp.json == {"error": "Method not allowed", "code": "METHOD_NOT_ALLOWED"}

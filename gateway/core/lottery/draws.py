@@ -40,7 +40,7 @@ from gateway.store.models import Banca, LotteryDraw, LotteryTicket, Settlement, 
 OPEN, RESULTED = "open", "resulted"
 PRIZE_TABLES = ("base", "rematch", "second_rematch")
 MAX_AMOUNT = 10**13  # cents: far inside 64 bits even summed over millions of tickets
-BATCH = 5000  # tickets read per query while evaluating
+BATCH = 5000  # tickets fetched at a time while evaluating
 UPDATE_BATCH = 500  # winners updated per statement
 
 
@@ -232,13 +232,14 @@ def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int,
     drawn = {str(n) for n in numbers}
     winners: list[tuple[str, int]] = []
     evaluated = 0
-    last = ""
-    select = (f"SELECT lt.ticket_id, lt.boards, lt.rematch, lt.second_rematch "  # noqa: S608
-              f"FROM {_LT} lt JOIN {_T} t ON t.id = lt.ticket_id "
-              f"WHERE lt.draw_id = %s AND t.status = %s AND lt.ticket_id > %s "
-              f"ORDER BY lt.ticket_id LIMIT {BATCH}")
+    # One query, read in batches: a keyset page per batch would make PostgreSQL find and
+    # sort the draw's rows again for every page.
+    cursor = fastsql.execute(
+        f"SELECT lt.ticket_id, lt.boards, lt.rematch, lt.second_rematch "  # noqa: S608
+        f"FROM {_LT} lt JOIN {_T} t ON t.id = lt.ticket_id "
+        f"WHERE lt.draw_id = %s AND t.status = %s", (draw.id, tickets.OPEN))
     while True:
-        rows = fastsql.execute(select, (draw.id, tickets.OPEN, last)).fetchall()
+        rows = cursor.fetchmany(BATCH)
         if not rows:
             break
         for ticket_id, boards, rematch, second in rows:
@@ -246,7 +247,6 @@ def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int,
             if won:
                 winners.append((ticket_id, won))
         evaluated += len(rows)
-        last = rows[-1][0]
     if not evaluated:
         return 0, 0, 0
     in_draw = f"SELECT ticket_id FROM {_LT} WHERE draw_id = %s"  # noqa: S608
@@ -261,15 +261,17 @@ def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int,
             f"UPDATE {_T} SET result = %s, payout = CASE id {cases} ELSE payout END "  # noqa: S608
             f"WHERE id IN ({fastsql.placeholders(len(chunk))})",
             [tickets.WON, *[v for pair in chunk for v in pair], *[t for t, _ in chunk]])
-    # what settled each ticket (no money per ticket: the draw's one liability transaction)
-    fastsql.execute(
-        f"INSERT INTO {_S} (ticket_id, generation, action, txn_id, reversed_by_id, "  # noqa: S608
-        f"prev_status, prev_result, created_at) "
-        f"SELECT t.id, t.generation, CASE WHEN t.result = %s THEN %s ELSE %s END, NULL, "
-        f"NULL, %s, %s, %s FROM {_T} t WHERE t.status = %s AND t.channel = %s "
-        f"AND t.id IN ({in_draw})",
-        (tickets.WON, settlements.WON, settlements.LOST, tickets.OPEN, tickets.PENDING,
-         ctx.now, tickets.EVALUATED, CHANNEL, draw.id))
+    # What settled each winner (no money per ticket: the draw's one liability transaction
+    # holds it). A loss moves nothing and is not recorded: a row per losing ticket would
+    # cost a fifth of the evaluation of a large draw.
+    for start in range(0, len(winners), UPDATE_BATCH):
+        chunk = winners[start:start + UPDATE_BATCH]
+        fastsql.execute(
+            f"INSERT INTO {_S} (ticket_id, generation, action, txn_id, "  # noqa: S608
+            f"reversed_by_id, prev_status, prev_result, created_at) "
+            f"SELECT id, generation, %s, NULL, NULL, %s, %s, %s FROM {_T} "
+            f"WHERE id IN ({fastsql.placeholders(len(chunk))})",
+            [settlements.WON, tickets.OPEN, tickets.PENDING, ctx.now, *[t for t, _ in chunk]])
     return evaluated, len(winners), sum(won for _, won in winners)
 
 
