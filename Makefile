@@ -26,9 +26,10 @@ demo: migrate
 run: demo
 	$(BIN)/pamgate serve --bind 127.0.0.1:8000
 
-# ruff, the layering contracts of pyproject.toml (import-linter), then mypy over the project.
+# ruff (lint and format), the layering contracts of pyproject.toml (import-linter), mypy.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 

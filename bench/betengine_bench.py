@@ -64,11 +64,19 @@ def seed_players(url: str, count: int) -> list[str]:
     ids = []
     for i in range(count):
         ctx = Context(actor=Actor("user", "bench"), now=clock.now())
-        pid = players.create_player(ctx, admin, players.NewPlayer(
-            msisdn=f"5068{i:07d}", lang="es", currency="USD", operator="acme")).result.id
-        players.move_cash(ctx, admin, players.CashMovement(
-            player_id=pid, amount=100_000_000, method="cash", idempotency_key=f"seed-{pid}"),
-            deposit=True)
+        pid = players.create_player(
+            ctx,
+            admin,
+            players.NewPlayer(msisdn=f"5068{i:07d}", lang="es", currency="USD", operator="acme"),
+        ).result.id
+        players.move_cash(
+            ctx,
+            admin,
+            players.CashMovement(
+                player_id=pid, amount=100_000_000, method="cash", idempotency_key=f"seed-{pid}"
+            ),
+            deposit=True,
+        )
         ids.append(pid)
     db.close()
     return ids
@@ -76,11 +84,28 @@ def seed_players(url: str, count: int) -> list[str]:
 
 def signed_line(player_id: str, now: int) -> tuple[str, str, bytes]:
     ticket_id = uuid.uuid4().hex[:24]
-    body = betstack.compact_json({"action": "ticket_create", "data": {
-        "operator": "acme", "ticket_id": ticket_id, "ticket_code": ticket_id[:6].upper(),
-        "player_id": player_id, "price": 500, "stake": 444, "wht_amount": 240, "wht": 10,
-        "ext_amount": 56, "ext": 12.5, "ext_type": "inclusive", "gross_payout": 2842,
-        "net_payout": 2602, "currency": "USD", "ticket_type": "quickbet"}})
+    body = betstack.compact_json(
+        {
+            "action": "ticket_create",
+            "data": {
+                "operator": "acme",
+                "ticket_id": ticket_id,
+                "ticket_code": ticket_id[:6].upper(),
+                "player_id": player_id,
+                "price": 500,
+                "stake": 444,
+                "wht_amount": 240,
+                "wht": 10,
+                "ext_amount": 56,
+                "ext": 12.5,
+                "ext_type": "inclusive",
+                "gross_payout": 2842,
+                "net_payout": 2602,
+                "currency": "USD",
+                "ticket_type": "quickbet",
+            },
+        }
+    )
     return str(now), betstack.sign(SECRET, now, body), body
 
 
@@ -93,10 +118,21 @@ def write_requests(path: Path, player_ids: list[str], count: int) -> None:
 
 
 def start_server(env: dict[str, str], app: str, port: int, log: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-            "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}", "--workers", "2", app]
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
+        "--chdir",
+        str(ROOT),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        app,
+    ]
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
     for _ in range(100):
         try:
             requests.post(f"http://127.0.0.1:{port}/pam", data=b'{"action":"ping"}', timeout=1)
@@ -107,20 +143,34 @@ def start_server(env: dict[str, str], app: str, port: int, log: Path) -> subproc
     raise RuntimeError("server did not start: " + log.read_text()[-2000:])
 
 
-def run_wrk(port: int, requests_file: Path, duration: int, threads: int = 2,
-            connections: int = 16) -> dict[str, float]:
+def run_wrk(
+    port: int, requests_file: Path, duration: int, threads: int = 2, connections: int = 16
+) -> dict[str, float]:
     env = {**os.environ, "REQUESTS_FILE": str(requests_file), "STRIPES": str(threads)}
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(ROOT / "bench" / "wrk_requests.lua"), f"http://127.0.0.1:{port}/pam"],
-        env=env, capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "wrk_requests.lua"),
+            f"http://127.0.0.1:{port}/pam",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "non_2xx": float(errors.group(1)) if errors else 0.0}
 
 
-def paced_latency(port: int, lines: list[tuple[str, str, bytes]], rate: float,
-                  seconds: float) -> dict[str, float]:
+def paced_latency(
+    port: int, lines: list[tuple[str, str, bytes]], rate: float, seconds: float
+) -> dict[str, float]:
     """Open-loop-ish pacing: 8 threads share a schedule of `rate` requests per second."""
     total = min(int(rate * seconds), len(lines))
     interval = 1.0 / rate
@@ -140,9 +190,17 @@ def paced_latency(port: int, lines: list[tuple[str, str, bytes]], rate: float,
             ts, sig, body = lines[i]
             t0 = time.perf_counter()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("POST", "/pam", body=body, headers={
-                "Content-Type": "application/json", "operator-name": "acme",
-                "timestamp": ts, "signature": sig})
+            conn.request(
+                "POST",
+                "/pam",
+                body=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "operator-name": "acme",
+                    "timestamp": ts,
+                    "signature": sig,
+                },
+            )
             resp = conn.getresponse()
             resp.read()
             conn.close()
@@ -186,9 +244,13 @@ def drop_pg(name: str) -> None:
 def bench_backend(label: str, url: str, args: argparse.Namespace, work: Path) -> dict:
     print(f"[{label}] seeding {args.players} players …", flush=True)
     player_ids = seed_players(url, args.players)
-    env = {**os.environ, "DATABASE_URL": url, "PAMGATE_LOG_LEVEL": "WARNING",
-           "PAMGATE_LOG_FORMAT": "json",
-           "PAMGATE_PARTNERS_FILE": str(ROOT / "config" / "demo_partners.toml")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PAMGATE_LOG_LEVEL": "WARNING",
+        "PAMGATE_LOG_FORMAT": "json",
+        "PAMGATE_PARTNERS_FILE": str(ROOT / "config" / "demo_partners.toml"),
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     req_file = work / f"{label}.tsv"
     write_requests(req_file, player_ids, args.requests)
@@ -197,9 +259,10 @@ def bench_backend(label: str, url: str, args: argparse.Namespace, work: Path) ->
     try:
         peak = run_wrk(port, req_file, args.duration)
         now = unix(SystemClock().now())
-        fresh = [signed_line(player_ids[i % len(player_ids)], now)
-                 for i in range(int(max(args.latency_rate, peak["rps"] / 2)
-                                    * args.latency_seconds) + 10)]
+        fresh = [
+            signed_line(player_ids[i % len(player_ids)], now)
+            for i in range(int(max(args.latency_rate, peak["rps"] / 2) * args.latency_seconds) + 10)
+        ]
         rate = args.latency_rate or max(peak["rps"] / 2, 1.0)
         latency = paced_latency(port, fresh, rate, args.latency_seconds)
     finally:
@@ -234,8 +297,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=60_000)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--latency-rate", type=float, default=0.0,
-                        help="pace the latency run at this rate (default: half the peak)")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=0.0,
+        help="pace the latency run at this rate (default: half the peak)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is required: apt-get install wrk", file=sys.stderr)
@@ -247,8 +314,11 @@ def main() -> int:
         work = Path(tmp)
         results["echo"] = echo = bench_echo(args, work)
         floor = echo["paced_300"]
-        print(f"[echo] {echo['rps']:.0f} req/s; at 300 req/s: p50 {floor['p50_ms']:.1f} ms, "
-              f"p99 {floor['p99_ms']:.1f} ms", flush=True)
+        print(
+            f"[echo] {echo['rps']:.0f} req/s; at 300 req/s: p50 {floor['p50_ms']:.1f} ms, "
+            f"p99 {floor['p99_ms']:.1f} ms",
+            flush=True,
+        )
         runs = [("sqlite", f"sqlite:///{work / 'bench.db'}", None)]
         if not args.skip_postgres:
             url, name = pg_database()
@@ -262,9 +332,12 @@ def main() -> int:
             res["ratio"] = res["peak"]["rps"] / echo["rps"]
             results[label] = res
             lat = res["half_peak_latency"]
-            print(f"[{label}] {res['peak']['rps']:.0f} req/s (non-2xx {res['peak']['non_2xx']:.0f})"
-                  f", ratio {res['ratio']:.2f}; at {lat['rate']:.0f} req/s: "
-                  f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms", flush=True)
+            print(
+                f"[{label}] {res['peak']['rps']:.0f} req/s (non-2xx {res['peak']['non_2xx']:.0f})"
+                f", ratio {res['ratio']:.2f}; at {lat['rate']:.0f} req/s: "
+                f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms",
+                flush=True,
+            )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "betengine.json").write_text(json.dumps(results, indent=2))

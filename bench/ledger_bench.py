@@ -50,8 +50,9 @@ from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg  # noqa: E402
 from gateway.core.ledger_kinds import TxnKind  # noqa: E402
 
 # Transfers between the benchmark's own accounts: declared for this run only.
-BENCH_KIND = TxnKind("bench.transfer", frozenset({"bench_asset", "bench_liability"}),
-                     "benchmark transfers")
+BENCH_KIND = TxnKind(
+    "bench.transfer", frozenset({"bench_asset", "bench_liability"}), "benchmark transfers"
+)
 from gateway.core.reconcile import reconcile  # noqa: E402
 from gateway.store.database import bind, database, open_database, unit_of_work  # noqa: E402
 from gateway.store.migrations import migrate  # noqa: E402
@@ -105,12 +106,17 @@ def open_accounts(prefix: str, pairs: int) -> list[tuple[Account, Account]]:
     made = []
     with unit_of_work(database):
         for i in range(pairs):
-            made.append((
-                ledger.ensure_account(AccountSpec(f"{prefix}:{i}:asset", "bench_asset", "MXN",
-                                                  DEBIT), NOW),
-                ledger.ensure_account(AccountSpec(f"{prefix}:{i}:liability", "bench_liability",
-                                                  "MXN", CREDIT), NOW),
-            ))
+            made.append(
+                (
+                    ledger.ensure_account(
+                        AccountSpec(f"{prefix}:{i}:asset", "bench_asset", "MXN", DEBIT), NOW
+                    ),
+                    ledger.ensure_account(
+                        AccountSpec(f"{prefix}:{i}:liability", "bench_liability", "MXN", CREDIT),
+                        NOW,
+                    ),
+                )
+            )
     return made
 
 
@@ -120,8 +126,9 @@ def transfer(pair: tuple[Account, Account], amount: int = 100) -> None:
         ledger.post("bench.transfer", [Leg(pair[0], amount), Leg(pair[1], -amount)], now=NOW)
 
 
-def measure(engine: str, scenario: str, threads: int, per_thread: int,
-            work: Callable[[int, int], None]) -> Result:
+def measure(
+    engine: str, scenario: str, threads: int, per_thread: int, work: Callable[[int, int], None]
+) -> Result:
     """Run `work(thread, i)` per_thread times in each thread, all released together."""
     latencies: list[list[float]] = [[] for _ in range(threads)]
     errors: list[BaseException] = []
@@ -152,9 +159,16 @@ def measure(engine: str, scenario: str, threads: int, per_thread: int,
         raise RuntimeError(f"{engine} {scenario}: {errors[0]!r}") from errors[0]
     flat = sorted(x for own in latencies for x in own)
     count = len(flat)
-    return Result(engine, scenario, threads, count, round(seconds, 3),
-                  round(count / seconds, 1), round(statistics.median(flat) * 1000, 3),
-                  round(flat[min(count - 1, int(count * 0.99))] * 1000, 3))
+    return Result(
+        engine,
+        scenario,
+        threads,
+        count,
+        round(seconds, 3),
+        round(count / seconds, 1),
+        round(statistics.median(flat) * 1000, 3),
+        round(flat[min(count - 1, int(count * 0.99))] * 1000, 3),
+    )
 
 
 def run_engine(engine: str, url: str, args: argparse.Namespace) -> list[Result]:
@@ -165,24 +179,32 @@ def run_engine(engine: str, url: str, args: argparse.Namespace) -> list[Result]:
     pairs = open_accounts("rr", args.accounts)
     for i in range(min(200, args.transfers)):  # warm-up: connections, statement caches
         transfer(pairs[i % len(pairs)])
-    results.append(measure(engine, "uncontended", 1, args.transfers,
-                           lambda t, i: transfer(pairs[i % len(pairs)])))
+    results.append(
+        measure(
+            engine, "uncontended", 1, args.transfers, lambda t, i: transfer(pairs[i % len(pairs)])
+        )
+    )
 
     hot = open_accounts("hot", 1)[0]
     per_thread = max(1, args.transfers // args.threads)
-    results.append(measure(engine, "contended", args.threads, per_thread,
-                           lambda t, i: transfer(hot)))
+    results.append(
+        measure(engine, "contended", args.threads, per_thread, lambda t, i: transfer(hot))
+    )
 
     own = [open_accounts(f"own{t}", 8) for t in range(args.threads)]
-    results.append(measure(engine, "parallel", args.threads, per_thread,
-                           lambda t, i: transfer(own[t][i % 8])))
+    results.append(
+        measure(engine, "parallel", args.threads, per_thread, lambda t, i: transfer(own[t][i % 8]))
+    )
 
     start = time.perf_counter()
     report = reconcile()
     took = time.perf_counter() - start
     entries = report.totals["entries"]
-    print(f"{engine}: reconcile {'clean' if report.ok else 'BREACH'} over {entries} entries "
-          f"in {took:.2f} s", file=sys.stderr)
+    print(
+        f"{engine}: reconcile {'clean' if report.ok else 'BREACH'} over {entries} entries "
+        f"in {took:.2f} s",
+        file=sys.stderr,
+    )
     if not report.ok:
         print(report.render(), file=sys.stderr)
         raise SystemExit(1)
@@ -204,28 +226,39 @@ def reconcile_at_scale(engine: str, url: str, transactions: int) -> str:
         if engine == "postgres":
             db.execute_sql(
                 "INSERT INTO ledger_txn (id, kind, created_at) "
-                "SELECT g, 'bench.bulk', now() FROM generate_series(1, %s) g", (transactions,))
-            db.execute_sql("SELECT setval(pg_get_serial_sequence('ledger_txn', 'id'), %s)",
-                           (transactions,))
+                "SELECT g, 'bench.bulk', now() FROM generate_series(1, %s) g",
+                (transactions,),
+            )
+            db.execute_sql(
+                "SELECT setval(pg_get_serial_sequence('ledger_txn', 'id'), %s)", (transactions,)
+            )
             for offset, amount in ((0, 100), (1, -100)):
                 db.execute_sql(
                     "INSERT INTO entry (txn_id, account_id, amount, currency) "
                     "SELECT g, %s + 2 * mod(g, 1000), %s, 'MXN' "
-                    "FROM generate_series(1, %s) g", (base + offset, amount, transactions))
+                    "FROM generate_series(1, %s) g",
+                    (base + offset, amount, transactions),
+                )
         else:
             cursor = db.cursor()
             cursor.executemany(
                 "INSERT INTO ledger_txn (id, kind, created_at) "
                 "VALUES (?, 'bench.bulk', '2026-11-21 12:00:00')",
-                ((i,) for i in range(1, transactions + 1)))
+                ((i,) for i in range(1, transactions + 1)),
+            )
             cursor.executemany(
                 "INSERT INTO entry (txn_id, account_id, amount, currency) VALUES (?, ?, ?, 'MXN')",
-                ((i, base + 2 * (i % 1000) + side, 100 - 200 * side)
-                 for i in range(1, transactions + 1) for side in (0, 1)))
+                (
+                    (i, base + 2 * (i % 1000) + side, 100 - 200 * side)
+                    for i in range(1, transactions + 1)
+                    for side in (0, 1)
+                ),
+            )
         db.execute_sql(
             "UPDATE account SET balance = (SELECT COALESCE(SUM(amount), 0) FROM entry "
             "WHERE entry.account_id = account.id) "
-            "* (CASE WHEN normal_side = 'debit' THEN 1 ELSE -1 END)")
+            "* (CASE WHEN normal_side = 'debit' THEN 1 ELSE -1 END)"
+        )
     if engine == "postgres":
         db.execute_sql("ANALYZE")
     loaded = time.perf_counter() - start
@@ -237,8 +270,10 @@ def reconcile_at_scale(engine: str, url: str, transactions: int) -> str:
     else:
         db.close()
     verdict = "clean" if report.ok else "BREACH"
-    return (f"{engine}: reconcile {verdict} over {report.totals['entries']:,} entries in "
-            f"{took:.2f} s (bulk load {loaded:.1f} s)")
+    return (
+        f"{engine}: reconcile {verdict} over {report.totals['entries']:,} entries in "
+        f"{took:.2f} s (bulk load {loaded:.1f} s)"
+    )
 
 
 def profile_sqlite(transfers: int, top: int) -> str:
@@ -263,31 +298,50 @@ def profile_sqlite(transfers: int, top: int) -> str:
 
 
 def render(results: list[Result]) -> str:
-    head = (f"{'engine':<9} {'scenario':<12} {'threads':>7} {'transfers':>9} {'seconds':>8} "
-            f"{'transfers/s':>11} {'p50 ms':>7} {'p99 ms':>7}")
+    head = (
+        f"{'engine':<9} {'scenario':<12} {'threads':>7} {'transfers':>9} {'seconds':>8} "
+        f"{'transfers/s':>11} {'p50 ms':>7} {'p99 ms':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r.engine:<9} {r.scenario:<12} {r.threads:>7} {r.transfers:>9} "
-                     f"{r.seconds:>8.2f} {r.per_second:>11,.0f} {r.p50_ms:>7.2f} "
-                     f"{r.p99_ms:>7.2f}")
+        lines.append(
+            f"{r.engine:<9} {r.scenario:<12} {r.threads:>7} {r.transfers:>9} "
+            f"{r.seconds:>8.2f} {r.per_second:>11,.0f} {r.p50_ms:>7.2f} "
+            f"{r.p99_ms:>7.2f}"
+        )
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transfers", type=int, default=20_000,
-                        help="transfers per scenario (default 20000)")
-    parser.add_argument("--threads", type=int, default=8,
-                        help="threads of the contended and parallel scenarios (default 8)")
-    parser.add_argument("--accounts", type=int, default=1000,
-                        help="account pairs of the uncontended round robin (default 1000)")
+    parser.add_argument(
+        "--transfers", type=int, default=20_000, help="transfers per scenario (default 20000)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="threads of the contended and parallel scenarios (default 8)",
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=1000,
+        help="account pairs of the uncontended round robin (default 1000)",
+    )
     parser.add_argument("--engines", default="sqlite,postgres")
-    parser.add_argument("--profile", action="store_true",
-                        help="also print a cProfile of the uncontended SQLite run")
+    parser.add_argument(
+        "--profile", action="store_true", help="also print a cProfile of the uncontended SQLite run"
+    )
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--reconcile-scale", type=int, default=0, metavar="TRANSACTIONS",
-                        help="also time reconcile() over this many bulk-loaded transfers "
-                             "(e.g. 500000 = one million entries)")
+    parser.add_argument(
+        "--reconcile-scale",
+        type=int,
+        default=0,
+        metavar="TRANSACTIONS",
+        help="also time reconcile() over this many bulk-loaded transfers "
+        "(e.g. 500000 = one million entries)",
+    )
     args = parser.parse_args()
     with ledger_kinds.registered(BENCH_KIND):
         return _run(args)

@@ -60,9 +60,11 @@ from signing.receipts import security_number  # noqa: E402
 
 PG_SERVER = os.environ.get("PAMGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_USER = Principal(user_id="bench-admin", role=ADMIN)
-PRIZES = {"base": {"6": 5_000_000, "5": 100_000, "4": 5_000, "3": 1_500},
-          "rematch": {"6": 1_000_000, "5": 20_000, "4": 1_000},
-          "second_rematch": {"6": 200_000, "5": 5_000}}
+PRIZES = {
+    "base": {"6": 5_000_000, "5": 100_000, "4": 5_000, "3": 1_500},
+    "rematch": {"6": 1_000_000, "5": 20_000, "4": 1_000},
+    "second_rematch": {"6": 200_000, "5": 5_000},
+}
 LOAD_CHUNK = 500
 
 
@@ -97,52 +99,100 @@ def _ctx(clock: FixedClock) -> Context:
 
 
 def _draw(clock: FixedClock, payee: str, number: str) -> None:
-    draws.create(_ctx(clock), ADMIN_USER, draws.NewDraw(
-        payee_id=payee, draw_number=number, draw_date=dt.date(2026, 11, 22),
-        closes_at=clock.now() + dt.timedelta(days=1), base_price=1500, rematch=1000,
-        second_rematch=500, minimum_number_of_boards=1, maximum_number_of_boards=6,
-        prizes=PRIZES, timezone="America/Mexico_City"))
+    draws.create(
+        _ctx(clock),
+        ADMIN_USER,
+        draws.NewDraw(
+            payee_id=payee,
+            draw_number=number,
+            draw_date=dt.date(2026, 11, 22),
+            closes_at=clock.now() + dt.timedelta(days=1),
+            base_price=1500,
+            rematch=1000,
+            second_rematch=500,
+            minimum_number_of_boards=1,
+            maximum_number_of_boards=6,
+            prizes=PRIZES,
+            timezone="America/Mexico_City",
+        ),
+    )
 
 
 def _body(payee: str, ref: str, draw: str) -> dict[str, Any]:
-    return {"payee_id": payee, "payer_reference": ref,
-            "ticket": {"draw_number": draw, "combination_count": 3, "rematch": True,
-                       "second_rematch": True, "total_amount": "9000"},
-            "branch": {"name": "Abarrotes Don Pepe", "street": "Av. Insurgentes Sur 1234",
-                       "city": "Ciudad de México", "neighborhood": "Del Valle"}}
+    return {
+        "payee_id": payee,
+        "payer_reference": ref,
+        "ticket": {
+            "draw_number": draw,
+            "combination_count": 3,
+            "rematch": True,
+            "second_rematch": True,
+            "total_amount": "9000",
+        },
+        "branch": {
+            "name": "Abarrotes Don Pepe",
+            "street": "Av. Insurgentes Sur 1234",
+            "city": "Ciudad de México",
+            "neighborhood": "Del Valle",
+        },
+    }
 
 
 def bench_purchases(url: str, count: int) -> dict[str, float]:
     db = bind(open_database(url, pool_size=4))
     migrate(db)
     clock = FixedClock()
-    config = Config(env="test", database_url=url,
-                    jwt_secret="bench-jwt-secret-with-at-least-32-characters",  # noqa: S106
-                    log_format="json", rejection_flush_s=0)
+    config = Config(
+        env="test",
+        database_url=url,
+        jwt_secret="bench-jwt-secret-with-at-least-32-characters",  # noqa: S106
+        log_format="json",
+        rejection_flush_s=0,
+    )
     app = create_app(config, db=db, clock=clock)
     banca = network.create_banca(_ctx(clock), ADMIN_USER, network.NewBanca("Bench")).result.id
-    ventana = network.create_ventana(_ctx(clock), ADMIN_USER,
-                                     network.NewVentana(banca, "W", 0)).result.id
+    ventana = network.create_ventana(
+        _ctx(clock), ADMIN_USER, network.NewVentana(banca, "W", 0)
+    ).result.id
     _draw(clock, banca, "P1")
-    seller = Principal(user_id="pos", role=VENTANA, ventana_id=ventana,
-                       permissions=frozenset({"lottery_tickets_create"}))
+    seller = Principal(
+        user_id="pos",
+        role=VENTANA,
+        ventana_id=ventana,
+        permissions=frozenset({"lottery_tickets_create"}),
+    )
     headers = {"Authorization": f"Bearer {app.services.tokens.mint(seller)}"}
     client = falcon.testing.TestClient(app)
     started = time.perf_counter()
     for i in range(count):
-        resp = client.simulate_post("/api/v1/lottery_tickets", json=_body(banca, f"h{i}", "P1"),
-                                    headers=headers)
+        resp = client.simulate_post(
+            "/api/v1/lottery_tickets", json=_body(banca, f"h{i}", "P1"), headers=headers
+        )
         assert resp.status_code == 200, resp.text
     http = count / (time.perf_counter() - started)
     key = app.services.keys.current.signing_key
-    resolved = Principal(user_id="pos", role=VENTANA, ventana_id=ventana, banca_id=banca,
-                         permissions=seller.permissions)
+    resolved = Principal(
+        user_id="pos",
+        role=VENTANA,
+        ventana_id=ventana,
+        banca_id=banca,
+        permissions=seller.permissions,
+    )
     started = time.perf_counter()
     for i in range(count):
-        cmd = sales.Purchase(payee_id=banca, payer_reference=f"c{i}", draw_number="P1",
-                             combination_count=3, rematch=True, second_rematch=True,
-                             total_amount=9000, branch_name="x", branch_street="x",
-                             branch_city="x", branch_neighborhood="x")
+        cmd = sales.Purchase(
+            payee_id=banca,
+            payer_reference=f"c{i}",
+            draw_number="P1",
+            combination_count=3,
+            rematch=True,
+            second_rematch=True,
+            total_amount=9000,
+            branch_name="x",
+            branch_street="x",
+            branch_city="x",
+            branch_neighborhood="x",
+        )
         sales.purchase(_ctx(clock), resolved, cmd, lambda r: security_number(key, r))
     core = count / (time.perf_counter() - started)
     _close(db)
@@ -161,8 +211,9 @@ def bench_evaluation(url: str, count: int) -> dict[str, float]:
     migrate(db)
     clock = FixedClock()
     banca = network.create_banca(_ctx(clock), ADMIN_USER, network.NewBanca("Bench")).result.id
-    ventana = network.create_ventana(_ctx(clock), ADMIN_USER,
-                                     network.NewVentana(banca, "W", 0)).result.id
+    ventana = network.create_ventana(
+        _ctx(clock), ADMIN_USER, network.NewVentana(banca, "W", 0)
+    ).result.id
     _draw(clock, banca, "E1")
     draw_id = draws.LotteryDraw.get(draws.LotteryDraw.draw_number == "E1").id
     rng = random.Random(7)
@@ -171,28 +222,61 @@ def bench_evaluation(url: str, count: int) -> dict[str, float]:
         ticket_rows, lottery_rows = [], []
         for i in range(start, min(count, start + LOAD_CHUNK)):
             ticket_id = str(uuid.UUID(int=rng.getrandbits(128)))
-            boards = "|".join(",".join(str(n) for n in sorted(rng.sample(range(1, 57), 6)))
-                              for _ in range(rng.randint(1, 6)))
+            boards = "|".join(
+                ",".join(str(n) for n in sorted(rng.sample(range(1, 57), 6)))
+                for _ in range(rng.randint(1, 6))
+            )
             rematch = rng.random() < 0.5
             second = rematch and rng.random() < 0.5
-            ticket_rows.append({
-                name: value for name, value in sales._ticket_row({
-                    "id": ticket_id, "channel": "lottery", "operator": banca,
-                    "external_id": f"ref-{i}", "code": f"{i:09d}-00000000", "banca": banca,
-                    "ventana": ventana, "type": "lottery", "currency": "MXN",
-                    "status": tickets.OPEN, "result": tickets.PENDING, "price": 1500,
-                    "stake": 1500, "raw": "{}", "created_at": clock.now(),
-                    "updated_at": clock.now()}).items()})
-            lottery_rows.append({
-                "ticket": ticket_id, "draw": draw_id, "payee": banca,
-                "payer_reference": f"ref-{i}", "boards": boards,
-                "combination_count": boards.count("|") + 1, "rematch": rematch,
-                "second_rematch": second, "total": 1500, "reference_number": f"{i:09d}-0",
-                "serial_number": f"s{i}", "transaction_number": f"t{i}", "session_id": "0",
-                "payment_id": "p", "security_number": "x", "created_at": clock.now()})
+            ticket_rows.append(
+                {
+                    name: value
+                    for name, value in sales._ticket_row(
+                        {
+                            "id": ticket_id,
+                            "channel": "lottery",
+                            "operator": banca,
+                            "external_id": f"ref-{i}",
+                            "code": f"{i:09d}-00000000",
+                            "banca": banca,
+                            "ventana": ventana,
+                            "type": "lottery",
+                            "currency": "MXN",
+                            "status": tickets.OPEN,
+                            "result": tickets.PENDING,
+                            "price": 1500,
+                            "stake": 1500,
+                            "raw": "{}",
+                            "created_at": clock.now(),
+                            "updated_at": clock.now(),
+                        }
+                    ).items()
+                }
+            )
+            lottery_rows.append(
+                {
+                    "ticket": ticket_id,
+                    "draw": draw_id,
+                    "payee": banca,
+                    "payer_reference": f"ref-{i}",
+                    "boards": boards,
+                    "combination_count": boards.count("|") + 1,
+                    "rematch": rematch,
+                    "second_rematch": second,
+                    "total": 1500,
+                    "reference_number": f"{i:09d}-0",
+                    "serial_number": f"s{i}",
+                    "transaction_number": f"t{i}",
+                    "session_id": "0",
+                    "payment_id": "p",
+                    "security_number": "x",
+                    "created_at": clock.now(),
+                }
+            )
         with unit_of_work(db):
-            Ticket.insert_many([{Ticket._meta.columns[c].name: v for c, v in row.items()}
-                                for row in ticket_rows]).execute()
+            Ticket.insert_many(
+                [{Ticket._meta.columns[c].name: v for c, v in row.items()} for row in ticket_rows]
+            ).execute()
             LotteryTicket.insert_many(lottery_rows).execute()
     loaded = time.perf_counter() - started
     started = time.perf_counter()
@@ -206,8 +290,11 @@ def bench_evaluation(url: str, count: int) -> dict[str, float]:
         print(report.render(), file=sys.stderr)
         raise SystemExit(1)
     _close(db)
-    print(f"  loaded {count} tickets in {loaded:.1f} s; {view.winners} winners, payout "
-          f"{view.payout_total} cents; reconcile {reconciled:.1f} s", file=sys.stderr)
+    print(
+        f"  loaded {count} tickets in {loaded:.1f} s; {view.winners} winners, payout "
+        f"{view.payout_total} cents; reconcile {reconciled:.1f} s",
+        file=sys.stderr,
+    )
     return {"evaluate_s": evaluation, "winners": view.winners, "reconcile_s": reconciled}
 
 
@@ -233,9 +320,11 @@ def main() -> int:
                 continue
             row.update(bench_evaluation(url, args.tickets))
         results[engine] = row
-        print(f"{engine:9} purchases/s http {row['purchase/http']:7.1f}  "
-              f"core {row['purchase/core']:7.1f}   evaluate {args.tickets} tickets "
-              f"{row['evaluate_s']:6.2f} s ({int(row['winners'])} winners)")
+        print(
+            f"{engine:9} purchases/s http {row['purchase/http']:7.1f}  "
+            f"core {row['purchase/core']:7.1f}   evaluate {args.tickets} tickets "
+            f"{row['evaluate_s']:6.2f} s ({int(row['winners'])} winners)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -51,16 +51,36 @@ def free_port() -> int:
 
 def start(root: Path, port: int, work: Path, gunicorn_args: str | None) -> subprocess.Popen:
     db = f"sqlite:///{work / 'slow.db'}"
-    env = {**os.environ, "DATABASE_URL": db, "PAMGATE_LOG_LEVEL": "WARNING",
-           "PAMGATE_LOG_FORMAT": "json", "PAMGATE_WORKERS": "2",
-           "PAMGATE_BIND": f"127.0.0.1:{port}", "PYTHONPATH": str(root),
-           "PAMGATE_PARTNERS_FILE": str(root / "config" / "demo_partners.toml")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db,
+        "PAMGATE_LOG_LEVEL": "WARNING",
+        "PAMGATE_LOG_FORMAT": "json",
+        "PAMGATE_WORKERS": "2",
+        "PAMGATE_BIND": f"127.0.0.1:{port}",
+        "PYTHONPATH": str(root),
+        "PAMGATE_PARTNERS_FILE": str(root / "config" / "demo_partners.toml"),
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    subprocess.run([sys.executable, "-m", "gateway.cli", "migrate"], env=env, cwd=root,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "migrate"],
+        env=env,
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
     if gunicorn_args:
-        argv = [sys.executable, "-m", "gunicorn", "--config", str(root / "gunicorn.conf.py"),
-                "--chdir", str(root), *shlex.split(gunicorn_args), "wsgi:app"]
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(root / "gunicorn.conf.py"),
+            "--chdir",
+            str(root),
+            *shlex.split(gunicorn_args),
+            "wsgi:app",
+        ]
     else:
         argv = [sys.executable, "-m", "gateway.cli", "serve"]
     log = (work / "serve.log").open("w")
@@ -147,9 +167,10 @@ class SlowSenders:
         answers = Counter(line for line, _ in self.answers.values())
         answers["no answer within the watch"] = len(self.socks) - len(self.answers)
         delays = [t for _, t in self.answers.values()]
-        return {"answers": {k: v for k, v in answers.items() if v},
-                "answered_after_s": [round(min(delays), 1), round(max(delays), 1)]
-                if delays else None}
+        return {
+            "answers": {k: v for k, v in answers.items() if v},
+            "answered_after_s": [round(min(delays), 1), round(max(delays), 1)] if delays else None,
+        }
 
 
 def probe(port: int, seconds: float) -> dict[str, Any]:
@@ -159,15 +180,21 @@ def probe(port: int, seconds: float) -> dict[str, Any]:
         samples.append(healthz(port))
         time.sleep(0.2)
     ok = sorted(s for s in samples if s is not None)
-    return {"samples": len(samples), "failed": len(samples) - len(ok),
-            "p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
-            "max_ms": round(ok[-1] * 1000, 1) if ok else None}
+    return {
+        "samples": len(samples),
+        "failed": len(samples) - len(ok),
+        "p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
+        "max_ms": round(ok[-1] * 1000, 1) if ok else None,
+    }
 
 
 PHASES = {
     "trickle": (b"POST /pam HTTP/1.1\r\nHost: bench\r\nX-Slow: ", b"a"),
-    "stalled_body": (b"POST /pam HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json"
-                     b"\r\nContent-Length: 1000\r\n\r\n{", b""),
+    "stalled_body": (
+        b"POST /pam HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json"
+        b"\r\nContent-Length: 1000\r\n\r\n{",
+        b"",
+    ),
 }
 
 
@@ -175,14 +202,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--watch", type=float, default=35.0,
-                        help="how long to wait for the server to answer the slow sockets")
+    parser.add_argument(
+        "--watch",
+        type=float,
+        default=35.0,
+        help="how long to wait for the server to answer the slow sockets",
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout to serve")
     parser.add_argument("--gunicorn", help="serve with gunicorn.conf.py plus these arguments")
     parser.add_argument("--label", default="", help="name of this run in the JSON")
     args = parser.parse_args()
-    results: dict[str, Any] = {"senders": args.senders, "root": str(args.root),
-                               "gunicorn": args.gunicorn}
+    results: dict[str, Any] = {
+        "senders": args.senders,
+        "root": str(args.root),
+        "gunicorn": args.gunicorn,
+    }
     with tempfile.TemporaryDirectory(prefix="pamgate-slow-") as tmp:
         port = free_port()
         proc = start(args.root.resolve(), port, Path(tmp), args.gunicorn)

@@ -61,8 +61,9 @@ def parse_partners(data: dict[str, object], path: str = "<memory>") -> tuple[Par
             raise _error(path, f"{where}: tolerance_s must be an integer >= 0")
         keys = _keys(entry.get("keys", []), path, where, str(protocol))
         try:  # signing's own checks too, so nothing the file passes fails later
-            partner = Partner(id=pid, protocol=str(protocol), operator=operator,
-                              tolerance_s=tolerance, keys=keys)
+            partner = Partner(
+                id=pid, protocol=str(protocol), operator=operator, tolerance_s=tolerance, keys=keys
+            )
         except ValueError as exc:  # messages name the partner and kid, never a secret
             raise _error(path, f"{where}: {exc}") from None
         partners.append(partner)

@@ -66,8 +66,9 @@ def build_services(
     metrics: Metrics | None = None,
     protocols: Sequence[Protocol] = (),
 ) -> Services:
-    database = bind(db if db is not None else open_database(
-        config.database_url, pool_size=config.db_pool_size))
+    database = bind(
+        db if db is not None else open_database(config.database_url, pool_size=config.db_pool_size)
+    )
     clock = clock or SystemClock()
     keys = keys or Keyring.from_texts(list(config.signing_keys))
     tokens = TokenService(config.jwt_secret, clock, ttl_s=config.jwt_ttl_s)
@@ -83,8 +84,9 @@ def build_services(
         http=http or requests.Session(),
         metrics=metrics,
         tokens=tokens,
-        auth=Authenticator(tokens, families,
-                           on_refused=lambda reason: tally.add("backoffice", reason)),
+        auth=Authenticator(
+            tokens, families, on_refused=lambda reason: tally.add("backoffice", reason)
+        ),
         partners=partners,
         rejections=tally,
         protocols=families,
@@ -108,8 +110,9 @@ class GatewayApp(falcon.App):
 
 def _json_handler() -> falcon.media.JSONHandler:
     """JSON with exact decimals: `Decimal` out as a number, never through float."""
-    dumps = functools.partial(simplejson.dumps, use_decimal=True, ensure_ascii=False,
-                              separators=(",", ":"))
+    dumps = functools.partial(
+        simplejson.dumps, use_decimal=True, ensure_ascii=False, separators=(",", ":")
+    )
     loads = functools.partial(simplejson.loads, use_decimal=True)
     return falcon.media.JSONHandler(dumps=dumps, loads=loads)
 
@@ -124,8 +127,7 @@ def create_app(
     protocols: Sequence[Protocol] = (),
 ) -> GatewayApp:
     """`protocols`: families beyond `PROTOCOLS` (tests add a throwaway one)."""
-    services = build_services(config, db=db, clock=clock, keys=keys, http=http,
-                              protocols=protocols)
+    services = build_services(config, db=db, clock=clock, keys=keys, http=http, protocols=protocols)
     counter = services.metrics.ledger_transactions
     ledger.observe_commits(services.db, lambda kind: counter.labels(kind=kind).inc())
     app = GatewayApp(

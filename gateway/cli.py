@@ -55,10 +55,11 @@ def _services(config: Config, *, database: bool = True) -> Services:
 
     url = config.database_url
     if database and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path and path != ":memory:" and not Path(path).resolve().parent.is_dir():
-            raise CommandError(f"database directory {Path(path).parent} does not exist "
-                               f"(DATABASE_URL={url})")
+            raise CommandError(
+                f"database directory {Path(path).parent} does not exist (DATABASE_URL={url})"
+            )
     db = open_database(url, pool_size=config.db_pool_size, connect_timeout=CONNECT_TIMEOUT_S)
     return build_services(config, db=db)
 
@@ -83,8 +84,10 @@ def _current(config: Config) -> Services:
         raise
     if version < LATEST:
         _close(services.db)
-        raise CommandError(f"database schema is at version {version}, expected {LATEST}: "
-                           "run `pamgate migrate` first")
+        raise CommandError(
+            f"database schema is at version {version}, expected {LATEST}: "
+            "run `pamgate migrate` first"
+        )
     return services
 
 
@@ -157,8 +160,9 @@ def _read_receipt(name: str) -> str:
     except UnicodeDecodeError:
         raise CommandError(f"receipt file {name}: not UTF-8 text") from None
     except OSError as exc:
-        raise CommandError(f"receipt file {name}: cannot be read "
-                           f"({exc.strerror or _one_line(exc)})") from None
+        raise CommandError(
+            f"receipt file {name}: cannot be read ({exc.strerror or _one_line(exc)})"
+        ) from None
 
 
 def cmd_receipts_verify(args: argparse.Namespace, config: Config) -> int:
@@ -193,8 +197,10 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
             print(f"expired {expired} reservation(s)", flush=True)
         summarised = summarise(clock.now())
         if summarised:
-            print(f"summarised {summarised} minute(s) of refused requests into the audit log",
-                  flush=True)
+            print(
+                f"summarised {summarised} minute(s) of refused requests into the audit log",
+                flush=True,
+            )
         db.close()
         if args.once:
             _close(db)
@@ -247,8 +253,10 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
             signatures = replays.prune(now)
     finally:
         _close(db)
-    print(f"deleted {deleted} idempotency records created before "
-          f"{before:%Y-%m-%d %H:%M:%S} UTC (retention {days} days)")
+    print(
+        f"deleted {deleted} idempotency records created before "
+        f"{before:%Y-%m-%d %H:%M:%S} UTC (retention {days} days)"
+    )
     print(f"deleted {signatures} signature records past their window")
     return 0
 
@@ -285,8 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_keys_generate)
 
     receipts = verbs.add_parser("receipts", help="lottery receipts")
-    receipts_verbs = receipts.add_subparsers(dest="receipts_verb", required=True,
-                                             metavar="VERB")
+    receipts_verbs = receipts.add_subparsers(dest="receipts_verb", required=True, metavar="VERB")
     p = receipts_verbs.add_parser("verify", help="check a receipt offline (FILE or -)")
     p.add_argument("file", help="a purchase response or its receipt object, '-' for stdin")
     p.set_defaults(handler=cmd_receipts_verify)
@@ -296,19 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     p.set_defaults(handler=cmd_sweep)
 
-    p = verbs.add_parser("reconcile", help="check every ledger and ticket invariant "
-                         "(exit 1 on a breach)")
+    p = verbs.add_parser(
+        "reconcile", help="check every ledger and ticket invariant (exit 1 on a breach)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_reconcile)
 
     audit = verbs.add_parser("audit", help="the hash-chained audit log")
     audit_verbs = audit.add_subparsers(dest="audit_verb", required=True, metavar="VERB")
-    p = audit_verbs.add_parser("verify", help="walk the chain; exit 1 on an edited or "
-                               "deleted row")
+    p = audit_verbs.add_parser("verify", help="walk the chain; exit 1 on an edited or deleted row")
     p.set_defaults(handler=cmd_audit_verify)
 
-    p = verbs.add_parser("prune", help="delete idempotency records older than "
-                         "PAMGATE_IDEMPOTENCY_RETENTION_DAYS")
+    p = verbs.add_parser(
+        "prune", help="delete idempotency records older than PAMGATE_IDEMPOTENCY_RETENTION_DAYS"
+    )
     p.set_defaults(handler=cmd_prune)
     return parser
 
@@ -333,8 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not _environment_problem(exc):
             raise
-        print(f"pamgate: database {_safe_url(config.database_url)}: {_one_line(exc)}",
-              file=sys.stderr)
+        print(
+            f"pamgate: database {_safe_url(config.database_url)}: {_one_line(exc)}", file=sys.stderr
+        )
     return 2
 
 

@@ -49,43 +49,89 @@ def seed(config: Config, clock: Clock) -> DemoData:
         raise ConfigError("pamgate demo refuses to run with PAMGATE_ENV=production")
     partner = next((p for p in config.partners if p.protocol == "betstack"), None)
     if partner is None or not partner.active_keys:
-        raise ConfigError("pamgate demo needs a betstack partner with an active key "
-                          "(PAMGATE_PARTNERS_FILE=config/demo_partners.toml)")
+        raise ConfigError(
+            "pamgate demo needs a betstack partner with an active key "
+            "(PAMGATE_PARTNERS_FILE=config/demo_partners.toml)"
+        )
     ctx = Context(actor=Actor("system", "demo"), now=clock.now(), request_id="demo")
     banca = Banca.get_or_none(Banca.name == "Demo Banca")
-    banca_id = banca.id if banca else network.create_banca(
-        ctx, DEMO_ADMIN, network.NewBanca("Demo Banca")).result.id
+    banca_id = (
+        banca.id
+        if banca
+        else network.create_banca(ctx, DEMO_ADMIN, network.NewBanca("Demo Banca")).result.id
+    )
     ventana = Ventana.get_or_none((Ventana.name == "Demo Ventana") & (Ventana.banca == banca_id))
-    ventana_id = ventana.id if ventana else network.create_ventana(
-        ctx, DEMO_ADMIN, network.NewVentana(banca_id, "Demo Ventana", 350)).result.id
-    player = Player.get_or_none((Player.external_id == DEMO_PLAYER)
-                                & (Player.operator == partner.operator))
-    player_id = player.id if player else players.create_player(
-        ctx, DEMO_ADMIN, players.NewPlayer(msisdn="50688880001", lang="es", currency="USD",
-                                           external_id=DEMO_PLAYER, ventana_id=ventana_id,
-                                           operator=partner.operator),
-    ).result.id
-    players.move_cash(ctx, DEMO_ADMIN, players.CashMovement(
-        player_id=player_id, amount=DEMO_FUNDS, method="cash",
-        idempotency_key="demo-initial-funding", ventana_id=ventana_id), deposit=True)
+    ventana_id = (
+        ventana.id
+        if ventana
+        else network.create_ventana(
+            ctx, DEMO_ADMIN, network.NewVentana(banca_id, "Demo Ventana", 350)
+        ).result.id
+    )
+    player = Player.get_or_none(
+        (Player.external_id == DEMO_PLAYER) & (Player.operator == partner.operator)
+    )
+    player_id = (
+        player.id
+        if player
+        else players.create_player(
+            ctx,
+            DEMO_ADMIN,
+            players.NewPlayer(
+                msisdn="50688880001",
+                lang="es",
+                currency="USD",
+                external_id=DEMO_PLAYER,
+                ventana_id=ventana_id,
+                operator=partner.operator,
+            ),
+        ).result.id
+    )
+    players.move_cash(
+        ctx,
+        DEMO_ADMIN,
+        players.CashMovement(
+            player_id=player_id,
+            amount=DEMO_FUNDS,
+            method="cash",
+            idempotency_key="demo-initial-funding",
+            ventana_id=ventana_id,
+        ),
+        deposit=True,
+    )
     token = players.issue_token(ctx, DEMO_ADMIN, player_id).result.token
     admin_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(DEMO_ADMIN)
     stamp = clock.now().strftime("%Y%m%d%H%M%S")
     draw_number = _demo_draw(ctx, banca_id, stamp)
-    lottery_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(Principal(
-        user_id="demo-store", role=VENTANA, ventana_id=ventana_id,
-        permissions=frozenset({"lottery_tickets_create"})))
-    return DemoData(operator=partner.operator, secret=partner.active_keys[0].secret,
-                    banca_id=banca_id, ventana_id=ventana_id, player_id=player_id,
-                    player_token=token, admin_token=admin_token, ticket_id=f"demo-{stamp}",
-                    lottery_token=lottery_token, draw_number=draw_number)
+    lottery_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(
+        Principal(
+            user_id="demo-store",
+            role=VENTANA,
+            ventana_id=ventana_id,
+            permissions=frozenset({"lottery_tickets_create"}),
+        )
+    )
+    return DemoData(
+        operator=partner.operator,
+        secret=partner.active_keys[0].secret,
+        banca_id=banca_id,
+        ventana_id=ventana_id,
+        player_id=player_id,
+        player_token=token,
+        admin_token=admin_token,
+        ticket_id=f"demo-{stamp}",
+        lottery_token=lottery_token,
+        draw_number=draw_number,
+    )
 
 
 # --- the lottery (SPEC 9) ------------------------------------------------------------------------
 
-DEMO_PRIZES = {"base": {"6": 5_000_000, "5": 100_000, "4": 5_000, "3": 1_500},
-               "rematch": {"6": 1_000_000, "5": 20_000, "4": 1_000},
-               "second_rematch": {"6": 200_000, "5": 5_000, "4": 500}}
+DEMO_PRIZES = {
+    "base": {"6": 5_000_000, "5": 100_000, "4": 5_000, "3": 1_500},
+    "rematch": {"6": 1_000_000, "5": 20_000, "4": 1_000},
+    "second_rematch": {"6": 200_000, "5": 5_000, "4": 500},
+}
 
 
 def _demo_draw(ctx: Context, banca_id: str, stamp: str) -> str:
@@ -94,60 +140,90 @@ def _demo_draw(ctx: Context, banca_id: str, stamp: str) -> str:
     if current is not None:
         return str(current.draw_number)
     closes = ctx.now + dt.timedelta(days=7)
-    return lottery_draws.create(ctx, DEMO_ADMIN, lottery_draws.NewDraw(
-        payee_id=banca_id, draw_number=f"D{stamp}", draw_date=closes.date(), closes_at=closes,
-        base_price=1500, rematch=1000, second_rematch=500, minimum_number_of_boards=1,
-        maximum_number_of_boards=6, prizes=DEMO_PRIZES, timezone=LOTTERY_TIMEZONE,
-    )).result.draw_number
+    return lottery_draws.create(
+        ctx,
+        DEMO_ADMIN,
+        lottery_draws.NewDraw(
+            payee_id=banca_id,
+            draw_number=f"D{stamp}",
+            draw_date=closes.date(),
+            closes_at=closes,
+            base_price=1500,
+            rematch=1000,
+            second_rematch=500,
+            minimum_number_of_boards=1,
+            maximum_number_of_boards=6,
+            prizes=DEMO_PRIZES,
+            timezone=LOTTERY_TIMEZONE,
+        ),
+    ).result.draw_number
 
 
 def render_lottery(d: DemoData, base: str) -> str:
     """A runnable walk through a lottery ticket's life: buy, keep the receipt (PNG and
     JSON in a temporary directory), verify it, make it win, check the books."""
     purchase = {
-        "payee_id": d.banca_id, "payer_reference": f"demo-{d.ticket_id}",
-        "ticket": {"draw_number": d.draw_number, "combination_count": 2, "rematch": True,
-                   "second_rematch": True, "total_amount": "6000"},
-        "branch": {"name": "Abarrotes Don Pepe", "street": "Av. Insurgentes Sur 1234",
-                   "city": "Ciudad de México", "neighborhood": "Del Valle"},
+        "payee_id": d.banca_id,
+        "payer_reference": f"demo-{d.ticket_id}",
+        "ticket": {
+            "draw_number": d.draw_number,
+            "combination_count": 2,
+            "rematch": True,
+            "second_rematch": True,
+            "total_amount": "6000",
+        },
+        "branch": {
+            "name": "Abarrotes Don Pepe",
+            "street": "Av. Insurgentes Sur 1234",
+            "city": "Ciudad de México",
+            "neighborhood": "Del Valle",
+        },
     }
     store = f"-H 'Authorization: Bearer {d.lottery_token}'"
     admin = f"-H 'Authorization: Bearer {d.admin_token}'"
     json_type = "-H 'Content-Type: application/json'"
     body = shlex.quote(json.dumps(purchase, ensure_ascii=False))
     python = shlex.quote(sys.executable)
-    keep = ("import base64,json,sys; d=sys.argv[1]; r=json.load(open(d+'/purchase.json'))"
-            "['receipt']; open(d+'/receipt.png','wb').write(base64.b64decode("
-            "r['ticket_image'])); json.dump(r,open(d+'/receipt.json','w')); "
-            "print('receipt', r['reference_number'], 'image', d+'/receipt.png')")
-    first_board = ("import json,sys; print(json.load(open(sys.argv[1]))['ticket']"
-                   "['combination_numbers'].split('|')[0])")
-    verdict = ("import json,sys; r=json.load(sys.stdin)['data']; "
-               "print('reconciliation ok' if r['ok'] else r)")
-    return "\n".join([
-        "# --- lottery (SPEC 9): a store token with lottery_tickets_create ---------------------",
-        f"# L1. the active draw of the demo banca ({d.draw_number})",
-        f"curl -sS '{base}/api/v1/lottery_tickets/new?payee_id={d.banca_id}' {store}; echo",
-        "",
-        "# L2. buy a ticket (2 boards, rematch and second rematch: 6000 cents) and keep the",
-        "#     receipt: its PNG (scan the QR code) and its JSON",
-        "LOTTERY=$(mktemp -d)",
-        f"curl -sS -X POST {base}/api/v1/lottery_tickets {store} {json_type} -d {body} "
-        '> "$LOTTERY/purchase.json"',
-        f'{python} -c {shlex.quote(keep)} "$LOTTERY"',
-        "",
-        "# L3. verify the receipt (change one character of receipt.json and it is invalid)",
-        f"curl -sS -X POST {base}/api/v1/receipts/verify {json_type} "
-        '-d @"$LOTTERY/receipt.json"; echo',
-        "",
-        "# L4. record results that make the ticket's first board win (ADMIN), then the books:",
-        "#     the prize liability equals the payout and the reconciliation is clean",
-        f'NUMBERS=$({python} -c {shlex.quote(first_board)} "$LOTTERY/purchase.json")',
-        f"curl -sS -X POST {base}/api/v1/draws/{d.draw_number}/results {admin} {json_type} "
-        "-d \"{\\\"numbers\\\":[$NUMBERS]}\"; echo",
-        f"curl -sS {base}/api/v1/reconciliation {admin} | {python} -c {shlex.quote(verdict)}",
-        "",
-    ])
+    keep = (
+        "import base64,json,sys; d=sys.argv[1]; r=json.load(open(d+'/purchase.json'))"
+        "['receipt']; open(d+'/receipt.png','wb').write(base64.b64decode("
+        "r['ticket_image'])); json.dump(r,open(d+'/receipt.json','w')); "
+        "print('receipt', r['reference_number'], 'image', d+'/receipt.png')"
+    )
+    first_board = (
+        "import json,sys; print(json.load(open(sys.argv[1]))['ticket']"
+        "['combination_numbers'].split('|')[0])"
+    )
+    verdict = (
+        "import json,sys; r=json.load(sys.stdin)['data']; "
+        "print('reconciliation ok' if r['ok'] else r)"
+    )
+    return "\n".join(
+        [
+            "# --- lottery: a store token with lottery_tickets_create ---------------------------",
+            f"# L1. the active draw of the demo banca ({d.draw_number})",
+            f"curl -sS '{base}/api/v1/lottery_tickets/new?payee_id={d.banca_id}' {store}; echo",
+            "",
+            "# L2. buy a ticket (2 boards, rematch and second rematch: 6000 cents) and keep the",
+            "#     receipt: its PNG (scan the QR code) and its JSON",
+            "LOTTERY=$(mktemp -d)",
+            f"curl -sS -X POST {base}/api/v1/lottery_tickets {store} {json_type} -d {body} "
+            '> "$LOTTERY/purchase.json"',
+            f'{python} -c {shlex.quote(keep)} "$LOTTERY"',
+            "",
+            "# L3. verify the receipt (change one character of receipt.json and it is invalid)",
+            f"curl -sS -X POST {base}/api/v1/receipts/verify {json_type} "
+            '-d @"$LOTTERY/receipt.json"; echo',
+            "",
+            "# L4. record results that make the ticket's first board win (ADMIN), then the books:",
+            "#     the prize liability equals the payout and the reconciliation is clean",
+            f'NUMBERS=$({python} -c {shlex.quote(first_board)} "$LOTTERY/purchase.json")',
+            f"curl -sS -X POST {base}/api/v1/draws/{d.draw_number}/results {admin} {json_type} "
+            '-d "{\\"numbers\\":[$NUMBERS]}"; echo',
+            f"curl -sS {base}/api/v1/reconciliation {admin} | {python} -c {shlex.quote(verdict)}",
+            "",
+        ]
+    )
 
 
 def _signed_curl(base: str, d: DemoData, method: str, path: str, body: dict | None) -> str:
@@ -155,11 +231,11 @@ def _signed_curl(base: str, d: DemoData, method: str, path: str, body: dict | No
     lines = [
         f"BODY={shlex.quote(raw)}",
         "TS=$(date +%s)",
-        "SIG=$(printf '%s%s' \"$TS\" \"$BODY\" | openssl dgst -sha256 -hmac "
+        'SIG=$(printf \'%s%s\' "$TS" "$BODY" | openssl dgst -sha256 -hmac '
         f"{shlex.quote(d.secret)} -r | cut -d' ' -f1)",
         f"curl -sS -w ' [HTTP %{{http_code}}]\\n' -X {method} {base}{path} "
         "-H 'Content-Type: application/json' "
-        f"-H 'operator-name: {d.operator}' -H \"timestamp: $TS\" -H \"signature: $SIG\""
+        f'-H \'operator-name: {d.operator}\' -H "timestamp: $TS" -H "signature: $SIG"'
         + (' -d "$BODY"' if body is not None else ""),
     ]
     return "\n".join(lines)
@@ -167,31 +243,54 @@ def _signed_curl(base: str, d: DemoData, method: str, path: str, body: dict | No
 
 def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
     ticket = {
-        "operator": d.operator, "ticket_id": d.ticket_id, "ticket_code": d.ticket_id[-6:],
-        "player_id": d.player_id, "price": 500, "stake": 444, "wht_amount": 240, "wht": 10,
-        "ext_amount": 56, "ext": 12.5, "ext_type": "inclusive", "gross_payout": 2842,
-        "net_payout": 2602, "currency": "USD", "ticket_type": "quickbet",
+        "operator": d.operator,
+        "ticket_id": d.ticket_id,
+        "ticket_code": d.ticket_id[-6:],
+        "player_id": d.player_id,
+        "price": 500,
+        "stake": 444,
+        "wht_amount": 240,
+        "wht": 10,
+        "ext_amount": 56,
+        "ext": 12.5,
+        "ext_type": "inclusive",
+        "gross_payout": 2842,
+        "net_payout": 2602,
+        "currency": "USD",
+        "ticket_type": "quickbet",
     }
     identify = {"action": "identify", "data": {"operator": d.operator, "token": d.player_token}}
     ref = {"operator": d.operator, "ticket_id": d.ticket_id}
     steps: list[tuple[str, str]] = [
-        ("1. identify: balance is 10000 cents (100.00 USD)",
-         _signed_curl(base, d, "POST", "/pam", identify)),
-        ("2. ticket_create: debits the price (500); run it twice, it debits once",
-         _signed_curl(base, d, "POST", "/pam", {"action": "ticket_create", "data": ticket})),
+        (
+            "1. identify: balance is 10000 cents (100.00 USD)",
+            _signed_curl(base, d, "POST", "/pam", identify),
+        ),
+        (
+            "2. ticket_create: debits the price (500); run it twice, it debits once",
+            _signed_curl(base, d, "POST", "/pam", {"action": "ticket_create", "data": ticket}),
+        ),
         ("3. identify again: 9500", _signed_curl(base, d, "POST", "/pam", identify)),
-        ("4. the ticket as the bet engine sees it",
-         _signed_curl(base, d, "GET", f"/be/tickets/{d.ticket_id}", None)),
-        ("5. ticket_win: credits net_payout (2602)",
-         _signed_curl(base, d, "POST", "/pam", {"action": "ticket_win", "data": ref})),
+        (
+            "4. the ticket as the bet engine sees it",
+            _signed_curl(base, d, "GET", f"/be/tickets/{d.ticket_id}", None),
+        ),
+        (
+            "5. ticket_win: credits net_payout (2602)",
+            _signed_curl(base, d, "POST", "/pam", {"action": "ticket_win", "data": ref}),
+        ),
         ("6. identify again: 12102", _signed_curl(base, d, "POST", "/pam", identify)),
-        ("7. ticket_rollback: takes the win back",
-         _signed_curl(base, d, "POST", "/pam", {"action": "ticket_rollback", "data": ref})),
-        ("8. ticket_lost, then ticket_closed",
-         _signed_curl(base, d, "POST", "/pam", {"action": "ticket_lost", "data": ref}) + "\n"
-         + _signed_curl(base, d, "POST", "/pam", {"action": "ticket_closed", "data": ref})),
-        ("9. identify: 9500 again",
-         _signed_curl(base, d, "POST", "/pam", identify)),
+        (
+            "7. ticket_rollback: takes the win back",
+            _signed_curl(base, d, "POST", "/pam", {"action": "ticket_rollback", "data": ref}),
+        ),
+        (
+            "8. ticket_lost, then ticket_closed",
+            _signed_curl(base, d, "POST", "/pam", {"action": "ticket_lost", "data": ref})
+            + "\n"
+            + _signed_curl(base, d, "POST", "/pam", {"action": "ticket_closed", "data": ref}),
+        ),
+        ("9. identify: 9500 again", _signed_curl(base, d, "POST", "/pam", identify)),
     ]
     out = [
         "# pamgate demo: operator "
@@ -199,7 +298,7 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
         f"# player token (for identify): {d.player_token}",
         f"# ADMIN token (12 h): export PAMGATE_TOKEN={d.admin_token}",
         f"# back office: curl -sS {base}/api/v1/players/{d.player_id} "
-        "-H \"Authorization: Bearer $PAMGATE_TOKEN\"",
+        '-H "Authorization: Bearer $PAMGATE_TOKEN"',
         "# Each snippet signs at run time: HMAC-SHA256(secret, timestamp + body), hex.",
         "",
     ]
@@ -208,5 +307,3 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
     if d.lottery_token:
         out.append(render_lottery(d, base))
     return "\n".join(out)
-
-

@@ -17,9 +17,25 @@ import structlog
 
 SECRET_KEYS = frozenset(
     {
-        "signature", "webhook-signature", "password", "secret", "token", "access_token",
-        "refresh_token", "accesstoken", "refreshtoken", "authorization", "cookie", "jwt",
-        "key", "signing_key", "private_key", "otp", "code_otp", "auth_token", "card_number",
+        "signature",
+        "webhook-signature",
+        "password",
+        "secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "accesstoken",
+        "refreshtoken",
+        "authorization",
+        "cookie",
+        "jwt",
+        "key",
+        "signing_key",
+        "private_key",
+        "otp",
+        "code_otp",
+        "auth_token",
+        "card_number",
     }
 )
 MASK = "***"
@@ -36,8 +52,10 @@ def _is_secret(name: str) -> bool:
 
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: (MASK if isinstance(k, str) and _is_secret(k) else _redact(v))
-                for k, v in value.items()}
+        return {
+            k: (MASK if isinstance(k, str) and _is_secret(k) else _redact(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return type(value)(_redact(v) for v in value)
     return value
@@ -65,7 +83,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Route structlog and the stdlib (gunicorn included) to one formatter on stderr."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False) if use_console
+        structlog.dev.ConsoleRenderer(colors=False)
+        if use_console
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
     structlog.configure(
@@ -99,7 +118,8 @@ def logging_dict(level: str = "INFO", fmt: str = "auto") -> dict[str, Any]:
     """gunicorn's `logconfig_dict`: its own loggers through the same structlog formatter."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer = (
-        structlog.dev.ConsoleRenderer(colors=False) if use_console
+        structlog.dev.ConsoleRenderer(colors=False)
+        if use_console
         else structlog.processors.JSONRenderer()
     )
     return {
@@ -116,8 +136,11 @@ def logging_dict(level: str = "INFO", fmt: str = "auto") -> dict[str, Any]:
             }
         },
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "structlog",
-                       "stream": "ext://sys.stderr"}
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "structlog",
+                "stream": "ext://sys.stderr",
+            }
         },
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {

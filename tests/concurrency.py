@@ -61,6 +61,7 @@ def race(n: int, arm: Callable[[int], Callable[[], T]], *, timeout: float = TIME
     results = _run(n, arm, timeout)
     errors = [r for r in results if isinstance(r, Exception)]
     if errors:  # the cause, not the broken barrier it left the other threads with
-        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)),
-                   errors[0])
+        raise next(
+            (e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0]
+        )
     return results  # type: ignore[return-value]

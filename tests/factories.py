@@ -24,25 +24,50 @@ def ctx(clock: FixedClock, actor: str = "admin-1") -> Context:
 def banca_and_ventana(clock: FixedClock, commission_bps: int = 350) -> tuple[str, str]:
     banca = network.create_banca(ctx(clock), ADMIN_USER, network.NewBanca(name="Banca Uno"))
     ventana = network.create_ventana(
-        ctx(clock), ADMIN_USER,
-        network.NewVentana(banca_id=banca.result.id, name="Ventana 1",
-                           commission_bps=commission_bps))
+        ctx(clock),
+        ADMIN_USER,
+        network.NewVentana(
+            banca_id=banca.result.id, name="Ventana 1", commission_bps=commission_bps
+        ),
+    )
     return banca.result.id, ventana.result.id
 
 
-def player(clock: FixedClock, *, currency: str = "USD", balance: int = 0,
-           external_id: str | None = None, ventana_id: str | None = None,
-           operator: str = OPERATOR) -> str:
+def player(
+    clock: FixedClock,
+    *,
+    currency: str = "USD",
+    balance: int = 0,
+    external_id: str | None = None,
+    ventana_id: str | None = None,
+    operator: str = OPERATOR,
+) -> str:
     """A player of `operator` with `balance` minor units deposited from the house cash."""
     created = players.create_player(
-        ctx(clock), ADMIN_USER,
-        players.NewPlayer(msisdn="50688887777", lang="es", currency=currency,
-                          external_id=external_id, ventana_id=ventana_id, operator=operator))
+        ctx(clock),
+        ADMIN_USER,
+        players.NewPlayer(
+            msisdn="50688887777",
+            lang="es",
+            currency=currency,
+            external_id=external_id,
+            ventana_id=ventana_id,
+            operator=operator,
+        ),
+    )
     player_id = created.result.id
     if balance:
-        players.move_cash(ctx(clock), ADMIN_USER, players.CashMovement(
-            player_id=player_id, amount=balance, method="cash",
-            idempotency_key=f"seed-{player_id}"), deposit=True)
+        players.move_cash(
+            ctx(clock),
+            ADMIN_USER,
+            players.CashMovement(
+                player_id=player_id,
+                amount=balance,
+                method="cash",
+                idempotency_key=f"seed-{player_id}",
+            ),
+            deposit=True,
+        )
     return player_id
 
 
@@ -57,21 +82,40 @@ def wallet(clock: FixedClock, player_id: str, currency: str = "USD") -> ledger.B
 def ticket_data(ticket_id: str, player_id: str, **overrides: Any) -> dict[str, Any]:
     """A `ticket_create` data object in Betstack's current money model."""
     data: dict[str, Any] = {
-        "operator": OPERATOR, "ticket_id": ticket_id, "ticket_code": ticket_id[-6:].upper(),
-        "player_id": player_id, "price": 500, "stake": 444, "wht_amount": 240, "wht": 10,
-        "ext_amount": 56, "ext": 12.5, "ext_type": "inclusive", "gross_payout": 2842,
-        "net_payout": 2602, "currency": "USD", "atag": "atag_value", "rtag": None,
+        "operator": OPERATOR,
+        "ticket_id": ticket_id,
+        "ticket_code": ticket_id[-6:].upper(),
+        "player_id": player_id,
+        "price": 500,
+        "stake": 444,
+        "wht_amount": 240,
+        "wht": 10,
+        "ext_amount": 56,
+        "ext": 12.5,
+        "ext_type": "inclusive",
+        "gross_payout": 2842,
+        "net_payout": 2602,
+        "currency": "USD",
+        "atag": "atag_value",
+        "rtag": None,
         "ticket_type": "quickbet",
     }
     data.update(overrides)
     return data
 
 
-def signed(body: dict[str, Any] | None, clock: FixedClock, *, secret: str = SECRET,
-           operator: str | None = OPERATOR, skew: int = 0) -> tuple[bytes, dict[str, str]]:
+def signed(
+    body: dict[str, Any] | None,
+    clock: FixedClock,
+    *,
+    secret: str = SECRET,
+    operator: str | None = OPERATOR,
+    skew: int = 0,
+) -> tuple[bytes, dict[str, str]]:
     raw = betstack.compact_json(body) if body is not None else b""
-    headers = betstack.signed_headers(secret, raw, timestamp=unix(clock.now()) + skew,
-                                      operator=operator)
+    headers = betstack.signed_headers(
+        secret, raw, timestamp=unix(clock.now()) + skew, operator=operator
+    )
     headers["Content-Type"] = "application/json"
     return raw, headers
 

@@ -71,11 +71,19 @@ def server_env(database_url: str, partners_file: Path, port: int, **extra: str) 
     return env
 
 
-def pamgate(env: dict[str, str], *args: str, check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def pamgate(
+    env: dict[str, str], *args: str, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run one `pamgate` verb (from the checkout) with `env`; output captured as text."""
-    return subprocess.run([*PAMGATE, *args], env=env, check=check, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*PAMGATE, *args],
+        env=env,
+        check=check,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,15 +99,17 @@ class LiveServer:
 
 
 @contextmanager
-def serve(env: dict[str, str], log_path: Path, *, start_timeout_s: float = 20) -> Iterator[
-        LiveServer]:
+def serve(
+    env: dict[str, str], log_path: Path, *, start_timeout_s: float = 20
+) -> Iterator[LiveServer]:
     """`pamgate serve` with `env` (bind from `PAMGATE_BIND`), ready when `/healthz` is 200;
     terminated (and waited for) on exit."""
     port = int(env["PAMGATE_BIND"].rsplit(":", 1)[1])
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([*PAMGATE, "serve"], env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*PAMGATE, "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + start_timeout_s
             while True:

@@ -30,10 +30,15 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/api/v1/players/{player_id}", resources.PlayerItem(*args))
     app.add_route("/api/v1/players/{player_id}/tokens", resources.PlayerTokens(*args))
     app.add_route("/api/v1/players/{player_id}/deposits", resources.PlayerDeposits(*args))
-    app.add_route("/api/v1/players/{player_id}/withdrawals",
-                  resources.PlayerWithdrawals(*args))
+    app.add_route("/api/v1/players/{player_id}/withdrawals", resources.PlayerWithdrawals(*args))
     app.add_route("/api/v1/reconciliation", resources.Reconciliation(*args))
 
 
-PROTOCOL = Protocol(name="backoffice", prefixes=("",), caller="token",
-                    error_body=error_body, from_core=translate.from_core, mount=mount)
+PROTOCOL = Protocol(
+    name="backoffice",
+    prefixes=("",),
+    caller="token",
+    error_body=error_body,
+    from_core=translate.from_core,
+    mount=mount,
+)

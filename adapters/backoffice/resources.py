@@ -43,8 +43,11 @@ class _Resource:
         return self._auth.require(req, roles=roles)
 
     def _context(self, req: falcon.Request, principal: Principal) -> Context:
-        return Context(actor=Actor("user", principal.user_id), now=self._clock.now(),
-                       request_id=req.context.request_id)
+        return Context(
+            actor=Actor("user", principal.user_id),
+            now=self._clock.now(),
+            request_id=req.context.request_id,
+        )
 
     def _reply(self, resp: falcon.Response, outcome: Outcome) -> None:
         """201 when the core created something, else 200; an idempotent replay is 200
@@ -52,8 +55,7 @@ class _Resource:
         if outcome.replayed:
             self._metrics.idempotent_replays.labels("backoffice").inc()
         resp.status = 201 if outcome.created and not outcome.replayed else 200
-        resp.media = translate.envelope(translate.render(outcome.result),
-                                        replayed=outcome.replayed)
+        resp.media = translate.envelope(translate.render(outcome.result), replayed=outcome.replayed)
 
 
 def _ok(resp: falcon.Response, data: object) -> None:
@@ -76,8 +78,9 @@ class BancaCollection(_Resource):
         principal = self._principal(req, ADMIN_ONLY)
         data = translate.load(_NEW_BANCA, req.context.raw_body)
         with translate.core_errors():
-            outcome = network.create_banca(self._context(req, principal), principal,
-                                           translate.new_banca(data))
+            outcome = network.create_banca(
+                self._context(req, principal), principal, translate.new_banca(data)
+            )
         self._reply(resp, outcome)
 
 
@@ -102,8 +105,9 @@ class VentanaCollection(_Resource):
         principal = self._principal(req, ADMIN_ONLY)
         data = translate.load(_NEW_VENTANA, req.context.raw_body)
         with translate.core_errors():
-            outcome = network.create_ventana(self._context(req, principal), principal,
-                                             translate.new_ventana(data))
+            outcome = network.create_ventana(
+                self._context(req, principal), principal, translate.new_ventana(data)
+            )
         self._reply(resp, outcome)
 
 
@@ -128,8 +132,9 @@ class VendedorCollection(_Resource):
         principal = self._principal(req, ADMIN_ONLY)
         data = translate.load(_NEW_VENDEDOR, req.context.raw_body)
         with translate.core_errors():
-            outcome = network.create_vendedor(self._context(req, principal), principal,
-                                              translate.new_vendedor(data))
+            outcome = network.create_vendedor(
+                self._context(req, principal), principal, translate.new_vendedor(data)
+            )
         self._reply(resp, outcome)
 
 
@@ -149,8 +154,9 @@ class PlayerCollection(_Resource):
     """`POST /api/v1/players` (ADMIN) `{operator?, externalId?, msisdn, lang, currency,
     ventanaId?}`: a player of one of the configured operators."""
 
-    def __init__(self, auth: Authenticator, clock: Clock, metrics: Metrics, *,
-                 operators: tuple[str, ...]) -> None:
+    def __init__(
+        self, auth: Authenticator, clock: Clock, metrics: Metrics, *, operators: tuple[str, ...]
+    ) -> None:
         super().__init__(auth, clock, metrics)
         self._operators = operators
 
@@ -158,8 +164,12 @@ class PlayerCollection(_Resource):
         principal = self._principal(req, ADMIN_ONLY)
         data = translate.load(_NEW_PLAYER, req.context.raw_body)
         with translate.core_errors():
-            outcome = players.create_player(self._context(req, principal), principal,
-                                            translate.new_player(data), self._operators)
+            outcome = players.create_player(
+                self._context(req, principal),
+                principal,
+                translate.new_player(data),
+                self._operators,
+            )
         self._reply(resp, outcome)
 
 
@@ -177,8 +187,9 @@ class PlayerItem(_Resource):
         principal = self._principal(req, ADMIN_ONLY)
         data = translate.load(_PLAYER_PATCH, req.context.raw_body)
         with translate.core_errors():
-            outcome = players.set_blocked(self._context(req, principal), principal, player_id,
-                                          data["blocked"])
+            outcome = players.set_blocked(
+                self._context(req, principal), principal, player_id, data["blocked"]
+            )
         self._reply(resp, outcome)
 
 
@@ -207,8 +218,11 @@ class _CashCounter(_Resource):
             # The wire amount is in units of the player's currency, which only the core knows.
             currency = players.currency_of(player_id)
             outcome = players.move_cash(
-                self._context(req, principal), principal,
-                translate.cash_movement(player_id, currency, data), deposit=self.deposit)
+                self._context(req, principal),
+                principal,
+                translate.cash_movement(player_id, currency, data),
+                deposit=self.deposit,
+            )
         self._reply(resp, outcome)
 
 

@@ -37,8 +37,9 @@ class Amount(fields.Field):
         "too_large": f"Must be less than {MAX_UNITS}.",
     }
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> Decimal:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             raise self.make_error("invalid")
         amount = Decimal(value)
@@ -57,8 +58,9 @@ class Amount(fields.Field):
 class StrictBoolean(fields.Boolean):
     """`true` or `false` only (marshmallow's Boolean also takes `1`, `"yes"`, …)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> bool:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
@@ -75,17 +77,19 @@ class FullMatch(validate.Regexp):
 
 
 def _name() -> fields.String:
-    return Text(required=True, validate=[
-        validate.Length(min=1, max=200),
-        validate.Regexp(r"\s*\S", error="Must not be blank."),
-    ])
+    return Text(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=200),
+            validate.Regexp(r"\s*\S", error="Must not be blank."),
+        ],
+    )
 
 
 def _id(*, required: bool = True) -> fields.String:
     if required:
         return Text(required=True, validate=validate.Length(min=1, max=36))
-    return Text(load_default=None, allow_none=True,
-                         validate=validate.Length(min=1, max=36))
+    return Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=36))
 
 
 def _commission() -> fields.Integer:
@@ -114,12 +118,14 @@ class NewVendedor(_Strict):
 
 
 class NewPlayer(_Strict):
-    operator = Text(load_default=None, allow_none=True,
-                    validate=validate.Length(min=1, max=100))
-    externalId = Text(load_default=None, allow_none=True,
-                               validate=validate.Length(min=1, max=100))
-    msisdn = Text(required=True, validate=FullMatch(
-        r"\+[1-9][0-9]{7,14}", error="Must be a phone number: + and 8 to 15 digits."))
+    operator = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    externalId = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    msisdn = Text(
+        required=True,
+        validate=FullMatch(
+            r"\+[1-9][0-9]{7,14}", error="Must be a phone number: + and 8 to 15 digits."
+        ),
+    )
     lang = Text(required=True, validate=validate.OneOf(LANGS))
     currency = Text(required=True, validate=validate.OneOf(sorted(CURRENCIES)))
     ventanaId = _id(required=False)

@@ -53,8 +53,9 @@ MAX_MINOR = MAX_WIRE_MINOR
 # --- errors --------------------------------------------------------------------------------
 
 
-def error(status: int, code: str, message: str,
-          details: Mapping[str, Any] | None = None) -> ProtocolError:
+def error(
+    status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+) -> ProtocolError:
     """A back-office error: `{"success": false, "error": {"code", "message", "details"?}}`."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
@@ -68,7 +69,8 @@ def invalid(details: Mapping[str, Any]) -> ProtocolError:
 
 def from_core(exc: errors.CoreError) -> ProtocolError:
     status, code = next(
-        (ERROR_TABLE[kind] for kind in type(exc).__mro__ if kind in ERROR_TABLE), UNMAPPED)
+        (ERROR_TABLE[kind] for kind in type(exc).__mro__ if kind in ERROR_TABLE), UNMAPPED
+    )
     message = exc.message[:1].upper() + exc.message[1:]
     field = exc.details.get("field")
     details = {field: [message]} if isinstance(field, str) else None
@@ -123,25 +125,38 @@ def new_banca(data: Mapping[str, Any]) -> network.NewBanca:
 
 
 def new_ventana(data: Mapping[str, Any]) -> network.NewVentana:
-    return network.NewVentana(banca_id=data["bancaId"], name=data["name"].strip(),
-                              commission_bps=data["commissionBps"])
+    return network.NewVentana(
+        banca_id=data["bancaId"], name=data["name"].strip(), commission_bps=data["commissionBps"]
+    )
 
 
 def new_vendedor(data: Mapping[str, Any]) -> network.NewVendedor:
-    return network.NewVendedor(ventana_id=data["ventanaId"], name=data["name"].strip(),
-                               commission_bps=data["commissionBps"])
+    return network.NewVendedor(
+        ventana_id=data["ventanaId"],
+        name=data["name"].strip(),
+        commission_bps=data["commissionBps"],
+    )
 
 
 def new_player(data: Mapping[str, Any]) -> players.NewPlayer:
-    return players.NewPlayer(msisdn=data["msisdn"], lang=data["lang"],
-                             currency=data["currency"], external_id=data["externalId"],
-                             ventana_id=data["ventanaId"], operator=data["operator"])
+    return players.NewPlayer(
+        msisdn=data["msisdn"],
+        lang=data["lang"],
+        currency=data["currency"],
+        external_id=data["externalId"],
+        ventana_id=data["ventanaId"],
+        operator=data["operator"],
+    )
 
 
 def cash_movement(player_id: str, currency: str, data: Mapping[str, Any]) -> players.CashMovement:
     return players.CashMovement(
-        player_id=player_id, amount=minor(data["amount"], currency), method=data["method"],
-        idempotency_key=data["idempotencyKey"], ventana_id=data["ventanaId"])
+        player_id=player_id,
+        amount=minor(data["amount"], currency),
+        method=data["method"],
+        idempotency_key=data["idempotencyKey"],
+        ventana_id=data["ventanaId"],
+    )
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -164,34 +179,55 @@ def _banca(v: network.BancaView) -> dict[str, Any]:
 
 
 def _ventana(v: network.VentanaView) -> dict[str, Any]:
-    return {"id": v.id, "bancaId": v.banca_id, "name": v.name,
-            "commissionBps": v.commission_bps}
+    return {"id": v.id, "bancaId": v.banca_id, "name": v.name, "commissionBps": v.commission_bps}
 
 
 def _vendedor(v: network.VendedorView) -> dict[str, Any]:
-    return {"id": v.id, "ventanaId": v.ventana_id, "bancaId": v.banca_id, "name": v.name,
-            "commissionBps": v.commission_bps}
+    return {
+        "id": v.id,
+        "ventanaId": v.ventana_id,
+        "bancaId": v.banca_id,
+        "name": v.name,
+        "commissionBps": v.commission_bps,
+    }
 
 
 def _player(v: players.PlayerView) -> dict[str, Any]:
-    return {"id": v.id, "operator": v.operator, "externalId": v.external_id,
-            "msisdn": v.msisdn, "lang": v.lang, "currency": v.currency,
-            "blocked": v.blocked, "ventanaId": v.ventana_id,
-            "balance": _units(v.balance, v.currency),
-            "available": _units(v.available, v.currency),
-            "held": _units(v.held, v.currency)}
+    return {
+        "id": v.id,
+        "operator": v.operator,
+        "externalId": v.external_id,
+        "msisdn": v.msisdn,
+        "lang": v.lang,
+        "currency": v.currency,
+        "blocked": v.blocked,
+        "ventanaId": v.ventana_id,
+        "balance": _units(v.balance, v.currency),
+        "available": _units(v.available, v.currency),
+        "held": _units(v.held, v.currency),
+    }
 
 
 def _token(v: players.TokenIssued) -> dict[str, Any]:
-    return {"token": v.token, "playerId": v.player_id, "expiresAt": iso(v.expires_at),
-            "tokenId": v.token_id}
+    return {
+        "token": v.token,
+        "playerId": v.player_id,
+        "expiresAt": iso(v.expires_at),
+        "tokenId": v.token_id,
+    }
 
 
 def _cash(v: players.CashMoved) -> dict[str, Any]:
-    return {"id": v.txn_id, "playerId": v.player_id,
-            "type": "deposit" if v.deposit else "withdrawal",
-            "amount": _units(v.amount, v.currency), "currency": v.currency,
-            "method": v.method, "ventanaId": v.ventana_id, "createdAt": iso(v.created_at)}
+    return {
+        "id": v.txn_id,
+        "playerId": v.player_id,
+        "type": "deposit" if v.deposit else "withdrawal",
+        "amount": _units(v.amount, v.currency),
+        "currency": v.currency,
+        "method": v.method,
+        "ventanaId": v.ventana_id,
+        "createdAt": iso(v.created_at),
+    }
 
 
 _RENDER: dict[type, Callable[[Any], dict[str, Any]]] = {

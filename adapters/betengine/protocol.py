@@ -29,5 +29,11 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/be/tickets/{identifier}/paid", resources.PaidTicket(*args))
 
 
-PROTOCOL = Protocol(name="betstack", prefixes=("/pam", "/be"), caller="partner",
-                    error_body=error_body, from_core=translate.from_core, mount=mount)
+PROTOCOL = Protocol(
+    name="betstack",
+    prefixes=("/pam", "/be"),
+    caller="partner",
+    error_body=error_body,
+    from_core=translate.from_core,
+    mount=mount,
+)

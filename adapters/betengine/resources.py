@@ -53,16 +53,20 @@ def _empty_ok(resp: falcon.Response) -> None:
 
 
 class _Base:
-    def __init__(self, guard: PartnerGuard, clock: Clock, metrics: Metrics,
-                 reserve_ttl_s: int) -> None:
+    def __init__(
+        self, guard: PartnerGuard, clock: Clock, metrics: Metrics, reserve_ttl_s: int
+    ) -> None:
         self._guard = guard
         self._clock = clock
         self._metrics = metrics
         self._reserve_ttl_s = reserve_ttl_s
 
     def _context(self, req: falcon.Request, partner_id: str) -> Context:
-        return Context(actor=Actor("partner", partner_id), now=self._clock.now(),
-                       request_id=req.context.request_id)
+        return Context(
+            actor=Actor("partner", partner_id),
+            now=self._clock.now(),
+            request_id=req.context.request_id,
+        )
 
 
 class PamWebhook(_Base):
@@ -82,18 +86,22 @@ class PamWebhook(_Base):
 
         def act(partner: Partner) -> None:
             envelope, problem = message()
-            self._act(req, resp, partner, envelope if isinstance(envelope, dict) else None,
-                      problem)
+            self._act(req, resp, partner, envelope if isinstance(envelope, dict) else None, problem)
 
         def identify() -> bool:
             envelope = message()[0]
             return isinstance(envelope, dict) and envelope.get("action") == "identify"
 
-        self._guard.handle(req, resp, act, operator=req.get_header(OPERATOR_HEADER),
-                           fresh=identify)
+        self._guard.handle(req, resp, act, operator=req.get_header(OPERATOR_HEADER), fresh=identify)
 
-    def _act(self, req: falcon.Request, resp: falcon.Response, partner: Partner,
-             envelope: dict[str, Any] | None, problem: str | None) -> None:
+    def _act(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        partner: Partner,
+        envelope: dict[str, Any] | None,
+        problem: str | None,
+    ) -> None:
         if envelope is None:
             raise translate.invalid(problem or {"body": ["Request body must be a JSON object."]})
         try:
@@ -101,10 +109,17 @@ class PamWebhook(_Base):
         except ValidationError as exc:
             raise translate.invalid(exc.messages) from None
         action = env["action"]
-        schema = {"identify": _IDENTIFY, "ticket_create": _PLACE, "ticket_reserve": _PLACE,
-                  "ticket_update": _UPDATE}.get(action, _EVENT)
-        if action != "identify" and action not in translate.ACTIONS_PLACE \
-                and action not in translate.ACTIONS_EVENT:
+        schema = {
+            "identify": _IDENTIFY,
+            "ticket_create": _PLACE,
+            "ticket_reserve": _PLACE,
+            "ticket_update": _UPDATE,
+        }.get(action, _EVENT)
+        if (
+            action != "identify"
+            and action not in translate.ACTIONS_PLACE
+            and action not in translate.ACTIONS_EVENT
+        ):
             raise translate.not_implemented(action)
         try:
             payload = schema.load(env["data"])
@@ -116,17 +131,19 @@ class PamWebhook(_Base):
         try:
             if action == "identify":
                 resp.media = translate.identified(
-                    players.identify(partner.operator, payload["token"], ctx.now))
+                    players.identify(partner.operator, payload["token"], ctx.now)
+                )
                 return
             if action in translate.ACTIONS_PLACE:
                 outcome = betengine.place(
-                    ctx, translate.place_command(partner.operator, action, payload,
-                                                 env["data"]),
-                    reserve_ttl_s=self._reserve_ttl_s)
+                    ctx,
+                    translate.place_command(partner.operator, action, payload, env["data"]),
+                    reserve_ttl_s=self._reserve_ttl_s,
+                )
             else:
                 outcome = betengine.handle(
-                    ctx, translate.event_command(partner.operator, action, payload,
-                                                 env["data"]))
+                    ctx, translate.event_command(partner.operator, action, payload, env["data"])
+                )
         except CoreError as exc:
             raise translate.from_core(exc, payload.get("ticket_id")) from None
         if outcome.replayed:
@@ -167,8 +184,12 @@ class TicketCollection(_Base):
     """`GET /be/tickets?limit=10&skip=0&user_id=…&skip_types=…&status=…`, newest first."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._guard.handle(req, resp, lambda partner: self._list(req, resp, partner),
-                           operator=req.get_header(OPERATOR_HEADER))
+        self._guard.handle(
+            req,
+            resp,
+            lambda partner: self._list(req, resp, partner),
+            operator=req.get_header(OPERATOR_HEADER),
+        )
 
     def _list(self, req: falcon.Request, resp: falcon.Response, partner: Partner) -> None:
         try:
@@ -182,8 +203,11 @@ class TicketCollection(_Base):
                 raise translate.invalid({"status": [f"unknown status {name!r}"]})
             statuses += translate.STATUS_FILTER[name]
         rows = betengine.list_tickets(
-            partner.operator, limit=limit or 10, skip=skip or 0,
-            user_id=req.get_param("user_id"), status=statuses or None,
+            partner.operator,
+            limit=limit or 10,
+            skip=skip or 0,
+            user_id=req.get_param("user_id"),
+            status=statuses or None,
             skip_types=req.get_param_as_list("skip_types") or None,
         )
         resp.media = [translate.ticket_view(t) for t in rows]

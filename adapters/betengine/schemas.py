@@ -14,14 +14,16 @@ from gateway.core.money import MAX_WIRE_MINOR
 
 
 def cents() -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_WIRE_MINOR),
-                          load_default=None)
+    return fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=MAX_WIRE_MINOR), load_default=None
+    )
 
 
 def rate() -> fields.Decimal:
     """A percentage such as `wht` 10 or `ext` 12.5: kept as written, never money."""
-    return fields.Decimal(load_default=None, allow_none=True,
-                          validate=[validate.Range(min=0, max=100), _digits(12)])
+    return fields.Decimal(
+        load_default=None, allow_none=True, validate=[validate.Range(min=0, max=100), _digits(12)]
+    )
 
 
 def _digits(limit: int) -> validate.Validator:
@@ -57,14 +59,10 @@ class TicketData(Schema):
 
     operator = Text(required=True)
     ticket_id = Text(required=True, validate=validate.Length(min=1, max=100))
-    ticket_code = Text(load_default=None, allow_none=True,
-                                validate=validate.Length(max=40))
-    player_id = Text(load_default=None, allow_none=True,
-                              validate=validate.Length(max=500))
-    currency = Text(load_default=None, allow_none=True,
-                             validate=validate.Length(equal=3))
-    ticket_type = Text(load_default=None, allow_none=True,
-                                validate=validate.Length(max=30))
+    ticket_code = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    player_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    currency = Text(load_default=None, allow_none=True, validate=validate.Length(equal=3))
+    ticket_type = Text(load_default=None, allow_none=True, validate=validate.Length(max=30))
     psp = Text(load_default=None, allow_none=True, validate=validate.Length(max=40))
     atag = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     rtag = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
@@ -77,8 +75,9 @@ class TicketData(Schema):
     net_payout = cents()
     wht = rate()
     ext = rate()
-    ext_type = Text(load_default=None, allow_none=True,
-                             validate=validate.OneOf(["inclusive", "exclusive"]))
+    ext_type = Text(
+        load_default=None, allow_none=True, validate=validate.OneOf(["inclusive", "exclusive"])
+    )
     # … and the older one
     tax = cents()
     payout = cents()
@@ -89,8 +88,11 @@ class PlaceData(TicketData):
 
     @validates_schema
     def _required(self, data: dict[str, object], **_: object) -> None:
-        missing = {name: ["Missing data for required field."]
-                   for name in ("player_id", "currency") if not data.get(name)}
+        missing = {
+            name: ["Missing data for required field."]
+            for name in ("player_id", "currency")
+            if not data.get(name)
+        }
         if data.get("stake") is None and data.get("price") is None:
             missing["price"] = ["Missing data for required field."]
         if missing:

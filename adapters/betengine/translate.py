@@ -40,8 +40,11 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, int, str]] = {
     errors.Unbalanced: (400, 108, "Invalid request"),
     errors.Forbidden: (403, 109, "Forbidden"),
     errors.TicketClosed: (400, 110, "Ticket closed"),
-    errors.NotReserved: (400, 117,
-                         "Ticket has to have `reserved` status in order to do this action"),
+    errors.NotReserved: (
+        400,
+        117,
+        "Ticket has to have `reserved` status in order to do this action",
+    ),
 }
 
 BETSTACK_STATUS = {
@@ -64,8 +67,9 @@ STATUS_FILTER = {
 
 
 def error(code: int, message: str, status: int = 400, **extra: Any) -> ProtocolError:
-    return ProtocolError(status, {"code": code, "message": message, **extra},
-                         reason=f"betstack_{code}")
+    return ProtocolError(
+        status, {"code": code, "message": message, **extra}, reason=f"betstack_{code}"
+    )
 
 
 def invalid(details: dict[str, Any]) -> ProtocolError:
@@ -83,8 +87,11 @@ def from_core(exc: errors.CoreError, ticket_id: str | None = None) -> ProtocolEr
     for kind in type(exc).__mro__:
         if kind in ERROR_TABLE:
             status, code, message = ERROR_TABLE[kind]  # type: ignore[index]
-            body_extra = {"details": {exc.details["field"]: [exc.message]}} \
-                if code == 108 and "field" in exc.details else {}
+            body_extra = (
+                {"details": {exc.details["field"]: [exc.message]}}
+                if code == 108 and "field" in exc.details
+                else {}
+            )
             return error(code, message, status, **body_extra)
     return error(*INVALID_REQUEST)
 
@@ -96,14 +103,16 @@ def _rate(value: Decimal | None) -> str | None:
 def amounts(data: dict[str, Any]) -> Amounts:
     """Both Betstack money models: current (price, stake, wht…, net_payout) and older
     (stake, tax, payout: price = stake, wht_amount = tax, net_payout = payout)."""
-    older = data.get("price") is None and (data.get("tax") is not None
-                                           or data.get("payout") is not None)
+    older = data.get("price") is None and (
+        data.get("tax") is not None or data.get("payout") is not None
+    )
     if older:
         stake = data.get("stake") or 0
         tax = data.get("tax") or 0
         payout = data.get("payout") or 0
-        return Amounts(price=stake, stake=stake, gross_payout=payout + tax, net_payout=payout,
-                       wht_amount=tax)
+        return Amounts(
+            price=stake, stake=stake, gross_payout=payout + tax, net_payout=payout, wht_amount=tax
+        )
     ext_amount = data.get("ext_amount") or 0
     price = data.get("price")
     stake = data.get("stake")
@@ -115,9 +124,15 @@ def amounts(data: dict[str, Any]) -> Amounts:
     wht_amount = data.get("wht_amount") or 0
     gross = data.get("gross_payout")
     return Amounts(
-        price=price, stake=stake, ext_amount=ext_amount, net_payout=net,
-        wht_amount=wht_amount, gross_payout=net + wht_amount if gross is None else gross,
-        wht=_rate(data.get("wht")), ext=_rate(data.get("ext")), ext_type=data.get("ext_type"),
+        price=price,
+        stake=stake,
+        ext_amount=ext_amount,
+        net_payout=net,
+        wht_amount=wht_amount,
+        gross_payout=net + wht_amount if gross is None else gross,
+        wht=_rate(data.get("wht")),
+        ext=_rate(data.get("ext")),
+        ext_type=data.get("ext_type"),
     )
 
 
@@ -126,27 +141,42 @@ def origin(operator: str, action: str) -> Origin:
     return Origin(scope=f"betstack:{operator}", action=action)
 
 
-def place_command(operator: str, action: str, data: dict[str, Any],
-                  raw: dict[str, Any]) -> PlaceTicket:
+def place_command(
+    operator: str, action: str, data: dict[str, Any], raw: dict[str, Any]
+) -> PlaceTicket:
     return PlaceTicket(
-        operator=operator, ticket_id=data["ticket_id"], player_ref=data["player_id"],
-        currency=data["currency"], amounts=amounts(data), reserve=action == "ticket_reserve",
-        code=data.get("ticket_code"), type=data.get("ticket_type"), psp=data.get("psp"),
-        atag=data.get("atag"), rtag=data.get("rtag"), raw=raw,
+        operator=operator,
+        ticket_id=data["ticket_id"],
+        player_ref=data["player_id"],
+        currency=data["currency"],
+        amounts=amounts(data),
+        reserve=action == "ticket_reserve",
+        code=data.get("ticket_code"),
+        type=data.get("ticket_type"),
+        psp=data.get("psp"),
+        atag=data.get("atag"),
+        rtag=data.get("rtag"),
+        raw=raw,
         origin=origin(operator, action),
     )
 
 
-def event_command(operator: str, action: str, data: dict[str, Any],
-                  raw: dict[str, Any]) -> TicketEvent:
+def event_command(
+    operator: str, action: str, data: dict[str, Any], raw: dict[str, Any]
+) -> TicketEvent:
     has_money = any(data.get(k) is not None for k in ("price", "stake", "tax", "payout"))
     refund = data.get("net_payout") if action == "ticket_void" else None
     return TicketEvent(
-        operator=operator, command=EVENT_COMMANDS[action], ticket_id=data["ticket_id"],
+        operator=operator,
+        command=EVENT_COMMANDS[action],
+        ticket_id=data["ticket_id"],
         origin=origin(operator, action),
-        amounts=amounts(data) if action == "ticket_update" or (
-            has_money and action != "ticket_void") else None,
-        refund=refund, currency=data.get("currency"), raw=raw,
+        amounts=amounts(data)
+        if action == "ticket_update" or (has_money and action != "ticket_void")
+        else None,
+        refund=refund,
+        currency=data.get("currency"),
+        raw=raw,
     )
 
 
@@ -185,5 +215,10 @@ def ticket_view(t: betengine.TicketView) -> dict[str, Any]:
 
 def identified(who: players.Identified) -> dict[str, Any]:
     """`identify`'s answer in Betstack's names; `balance` is the available balance."""
-    return {"player_id": who.player_id, "lang": who.lang, "balance": who.available,
-            "currency": who.currency, "feature_flags": {}}
+    return {
+        "player_id": who.player_id,
+        "lang": who.lang,
+        "balance": who.available,
+        "currency": who.currency,
+        "feature_flags": {},
+    }

@@ -25,5 +25,11 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/api/v1/draws/{draw_number}/results", resources.DrawResults(*args))
 
 
-PROTOCOL = Protocol(name="lottery", prefixes=("/api/v1/lottery_tickets",), caller="token",
-                    error_body=translate.error_body, from_core=translate.from_core, mount=mount)
+PROTOCOL = Protocol(
+    name="lottery",
+    prefixes=("/api/v1/lottery_tickets",),
+    caller="token",
+    error_body=translate.error_body,
+    from_core=translate.from_core,
+    mount=mount,
+)

@@ -38,13 +38,18 @@ def _clean(text: str) -> str:
     """Printable text in the bundled font, which has no accented letters: `México` is
     printed `Mexico` (as thermal receipts do); control and format characters are dropped."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed
-                   if unicodedata.category(ch)[0] != "C" and not unicodedata.combining(ch))
+    return "".join(
+        ch
+        for ch in decomposed
+        if unicodedata.category(ch)[0] != "C" and not unicodedata.combining(ch)
+    )
 
 
 def qr_payload(reference_number: str, security_number: str) -> str:
-    return json.dumps({"reference_number": reference_number,
-                       "security_number": security_number}, separators=(",", ":"))
+    return json.dumps(
+        {"reference_number": reference_number, "security_number": security_number},
+        separators=(",", ":"),
+    )
 
 
 def _qr(payload: str) -> Image.Image:
@@ -71,11 +76,12 @@ def render_png(s: LotterySale, draw_date: str) -> bytes:
     add(f"FECHA {s.transaction_date}")
     lines.append(("", 10))
     for label, board in zip(BOARD_LABELS, s.combination_numbers.split("|"), strict=False):
-        lines.append((f"{label}:  " + "  ".join(f"{int(n):02d}" for n in board.split(",")),
-                      30))
+        lines.append((f"{label}:  " + "  ".join(f"{int(n):02d}" for n in board.split(",")), 30))
     lines.append(("", 10))
-    add(f"REVANCHA: {'SI' if s.rematch else 'NO'}    "
-        f"REVANCHITA: {'SI' if s.second_rematch else 'NO'}")
+    add(
+        f"REVANCHA: {'SI' if s.rematch else 'NO'}    "
+        f"REVANCHITA: {'SI' if s.second_rematch else 'NO'}"
+    )
     add(f"TOTAL: ${s.total // 100:,}.{s.total % 100:02d} {s.currency}", 32, 30)
     lines.append(("-" * 48, 20))
     add(f"REFERENCIA {s.reference_number}")

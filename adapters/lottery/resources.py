@@ -33,8 +33,9 @@ SELL = "lottery_tickets_create"
 
 
 class _Resource:
-    def __init__(self, auth: Authenticator, clock: Clock, metrics: Metrics, keys: Keyring,
-                 timezone: str) -> None:
+    def __init__(
+        self, auth: Authenticator, clock: Clock, metrics: Metrics, keys: Keyring, timezone: str
+    ) -> None:
         self._auth = auth
         self._clock = clock
         self._metrics = metrics
@@ -42,8 +43,11 @@ class _Resource:
         self._timezone = timezone
 
     def _context(self, req: falcon.Request, principal: Principal) -> Context:
-        return Context(actor=Actor("user", principal.user_id), now=self._clock.now(),
-                       request_id=req.context.request_id)
+        return Context(
+            actor=Actor("user", principal.user_id),
+            now=self._clock.now(),
+            request_id=req.context.request_id,
+        )
 
     def _sign(self, receipt: object) -> str:
         return security_number(self._keys.current.signing_key, receipt)  # type: ignore[arg-type]
@@ -87,14 +91,18 @@ class DrawCollection(_Resource):
         except (OverflowError, ValueError):
             raise backoffice.invalid({"closes_at": ["Not a valid datetime."]}) from None
         cmd = draws.NewDraw(
-            payee_id=data["payee_id"], draw_number=data["draw_number"],
+            payee_id=data["payee_id"],
+            draw_number=data["draw_number"],
             draw_date=data["draw_date"],
             closes_at=closes_at,
-            base_price=data["base_price"], rematch=data["rematch"],
+            base_price=data["base_price"],
+            rematch=data["rematch"],
             second_rematch=data["second_rematch"],
             minimum_number_of_boards=data["minimum_number_of_boards"],
             maximum_number_of_boards=data["maximum_number_of_boards"],
-            prizes=data["prizes"], timezone=self._timezone)
+            prizes=data["prizes"],
+            timezone=self._timezone,
+        )
         with backoffice.core_errors():
             outcome = draws.create(self._context(req, principal), principal, cmd)
         resp.status = 201
@@ -108,7 +116,8 @@ class DrawResults(_Resource):
         principal = self._auth.require(req, roles=(policy.ADMIN,))
         data = backoffice.load(_RESULTS, req.context.raw_body)
         with backoffice.core_errors():
-            outcome = draws.record_results(self._context(req, principal), principal,
-                                           draw_number, data["numbers"])
+            outcome = draws.record_results(
+                self._context(req, principal), principal, draw_number, data["numbers"]
+            )
         resp.status = 200
         resp.media = backoffice.envelope(translate.draw(outcome.result))

@@ -26,16 +26,22 @@ class StrictInteger(fields.Integer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> int:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
         return int(super()._deserialize(value, attr, data, **kwargs))
 
 
 def _text(max_length: int) -> Text:
-    return Text(required=True, validate=[validate.Length(min=1, max=max_length),
-                                         validate.Regexp(r"\s*\S", error="Must not be blank.")])
+    return Text(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=max_length),
+            validate.Regexp(r"\s*\S", error="Must not be blank."),
+        ],
+    )
 
 
 class _Lenient(Schema):
@@ -48,8 +54,10 @@ class TicketRequest(_Lenient):
     combination_count = StrictInteger(required=True)
     rematch = StrictBoolean(required=True)
     second_rematch = StrictBoolean(required=True)
-    total_amount = Text(required=True, validate=FullMatch(
-        CENTS, error="Must be a string of integer cents, e.g. \"10000\"."))
+    total_amount = Text(
+        required=True,
+        validate=FullMatch(CENTS, error='Must be a string of integer cents, e.g. "10000".'),
+    )
 
 
 class Branch(_Lenient):
@@ -90,8 +98,10 @@ class PrizeTables(_Strict):
 
 class NewDraw(_Strict):
     payee_id = _text(36)
-    draw_number = Text(required=True, validate=FullMatch(
-        DRAW_NUMBER, error="Must be 1 to 40 letters, digits, '-' or '_'."))
+    draw_number = Text(
+        required=True,
+        validate=FullMatch(DRAW_NUMBER, error="Must be 1 to 40 letters, digits, '-' or '_'."),
+    )
     draw_date = fields.Date(required=True, format="%Y-%m-%d")
     closes_at = fields.AwareDateTime(required=True)
     base_price = _cents(required=True)

@@ -46,8 +46,9 @@ def error_body(status: int, code: str, message: str) -> Mapping[str, Any]:
 
 
 def invalid(details: Mapping[Any, Any]) -> ProtocolError:
-    return ProtocolError(422, {"error": INVALID_INPUT, "details": dict(details)},
-                         reason="invalid_input")
+    return ProtocolError(
+        422, {"error": INVALID_INPUT, "details": dict(details)}, reason="invalid_input"
+    )
 
 
 def _nested(field: str, message: str) -> dict[str, Any]:
@@ -69,8 +70,9 @@ def from_core(exc: errors.CoreError) -> ProtocolError:
     if isinstance(exc, errors.Conflict):
         return ProtocolError(409, {"error": message, "code": exc.code}, reason=exc.code)
     if isinstance(exc, errors.IdempotencyConflict):
-        return invalid({"payer_reference": [
-            "Already used for a different ticket of this company."]})
+        return invalid(
+            {"payer_reference": ["Already used for a different ticket of this company."]}
+        )
     return invalid(_nested(field if isinstance(field, str) else "request", message))
 
 
@@ -107,12 +109,18 @@ def query(schema: Schema, params: Mapping[str, Any]) -> dict[str, Any]:
 def purchase(data: Mapping[str, Any]) -> sales.Purchase:
     ticket, branch = data["ticket"], data["branch"]
     return sales.Purchase(
-        payee_id=data["payee_id"], payer_reference=data["payer_reference"],
-        draw_number=ticket["draw_number"], combination_count=ticket["combination_count"],
-        rematch=ticket["rematch"], second_rematch=ticket["second_rematch"],
-        total_amount=int(ticket["total_amount"]), branch_name=branch["name"],
-        branch_street=branch["street"], branch_city=branch["city"],
-        branch_neighborhood=branch["neighborhood"])
+        payee_id=data["payee_id"],
+        payer_reference=data["payer_reference"],
+        draw_number=ticket["draw_number"],
+        combination_count=ticket["combination_count"],
+        rematch=ticket["rematch"],
+        second_rematch=ticket["second_rematch"],
+        total_amount=int(ticket["total_amount"]),
+        branch_name=branch["name"],
+        branch_street=branch["street"],
+        branch_city=branch["city"],
+        branch_neighborhood=branch["neighborhood"],
+    )
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -133,8 +141,12 @@ def units(cents: int, currency: str) -> int | Decimal:
 def draw_info(d: draws.DrawView) -> dict[str, Any]:
     """`GET /api/v1/lottery_tickets/new`."""
     return {
-        "draw_number": d.draw_number, "draw_date": d.draw_date, "closes_at": iso(d.closes_at),
-        "currency": d.currency, "base_price": d.base_price, "rematch": d.rematch,
+        "draw_number": d.draw_number,
+        "draw_date": d.draw_date,
+        "closes_at": iso(d.closes_at),
+        "currency": d.currency,
+        "base_price": d.base_price,
+        "rematch": d.rematch,
         "second_rematch": d.second_rematch,
         "minimum_number_of_boards": d.minimum_number_of_boards,
         "maximum_number_of_boards": d.maximum_number_of_boards,
@@ -150,26 +162,42 @@ def sale(s: sales.LotterySale) -> dict[str, Any]:
         "id": s.ticket_id,
         "client_id": s.client_id,
         "ticket": {
-            "combination_numbers": s.combination_numbers, "draw_number": s.draw_number,
-            "combination_count": s.combination_count, "rematch": s.rematch,
-            "second_rematch": s.second_rematch, "total_amount": total,
-            "transaction_date": s.transaction_date, "store_id": s.store_id,
-            "pos_id": s.pos_id, "foreign_pos_id": s.foreign_pos_id,
+            "combination_numbers": s.combination_numbers,
+            "draw_number": s.draw_number,
+            "combination_count": s.combination_count,
+            "rematch": s.rematch,
+            "second_rematch": s.second_rematch,
+            "total_amount": total,
+            "transaction_date": s.transaction_date,
+            "store_id": s.store_id,
+            "pos_id": s.pos_id,
+            "foreign_pos_id": s.foreign_pos_id,
             "transaction_number": s.transaction_number,
             "draw_date": draw_date_text(s.draw_date),
-            "reference_number": s.reference_number, "session_id": s.session_id,
-            "security_number": s.security_number, "client_name": s.branch_name,
-            "client_street": s.branch_street, "client_city": s.branch_city,
+            "reference_number": s.reference_number,
+            "session_id": s.session_id,
+            "security_number": s.security_number,
+            "client_name": s.branch_name,
+            "client_street": s.branch_street,
+            "client_city": s.branch_city,
             "client_neighborhood": s.branch_neighborhood,
         },
-        "branch": {"name": s.branch_name, "street": s.branch_street, "city": s.branch_city,
-                   "neighborhood": s.branch_neighborhood},
+        "branch": {
+            "name": s.branch_name,
+            "street": s.branch_street,
+            "city": s.branch_city,
+            "neighborhood": s.branch_neighborhood,
+        },
         "receipt": receipt,
         "status": "completed",
         "payment": {
-            "id": s.payment_id, "payer_account": s.payer_reference, "payee_id": s.payee_id,
-            "amount": units(s.total, s.currency), "currency": s.currency,
-            "status": "completed", "pay_type": "gambling",
+            "id": s.payment_id,
+            "payer_account": s.payer_reference,
+            "payee_id": s.payee_id,
+            "amount": units(s.total, s.currency),
+            "currency": s.currency,
+            "status": "completed",
+            "pay_type": "gambling",
         },
     }
 
@@ -177,12 +205,21 @@ def sale(s: sales.LotterySale) -> dict[str, Any]:
 def draw(d: draws.DrawView) -> dict[str, Any]:
     """A draw for the back office (its request's names, amounts in cents)."""
     return {
-        "payee_id": d.payee_id, "draw_number": d.draw_number, "draw_date": d.draw_date,
-        "closes_at": iso(d.closes_at), "timezone": d.timezone, "currency": d.currency,
-        "base_price": d.base_price, "rematch": d.rematch,
+        "payee_id": d.payee_id,
+        "draw_number": d.draw_number,
+        "draw_date": d.draw_date,
+        "closes_at": iso(d.closes_at),
+        "timezone": d.timezone,
+        "currency": d.currency,
+        "base_price": d.base_price,
+        "rematch": d.rematch,
         "second_rematch": d.second_rematch,
         "minimum_number_of_boards": d.minimum_number_of_boards,
-        "maximum_number_of_boards": d.maximum_number_of_boards, "prizes": d.prizes,
-        "status": d.status, "numbers": d.numbers, "winners": d.winners,
-        "payout_total": d.payout_total, "evaluated": d.evaluated,
+        "maximum_number_of_boards": d.maximum_number_of_boards,
+        "prizes": d.prizes,
+        "status": d.status,
+        "numbers": d.numbers,
+        "winners": d.winners,
+        "payout_total": d.payout_total,
+        "evaluated": d.evaluated,
     }

@@ -25,55 +25,121 @@ from gateway.store.models import Account
 
 def player_wallet(player_id: str, currency: str, now: dt.datetime) -> Account:
     """What the operator owes the player: a liability that may not go below zero."""
-    return ensure_account(AccountSpec(
-        code=f"player:{player_id}:wallet:{currency}", kind=PLAYER_WALLET, currency=currency,
-        normal_side=CREDIT, floor=0, owner_type="player", owner_id=player_id), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"player:{player_id}:wallet:{currency}",
+            kind=PLAYER_WALLET,
+            currency=currency,
+            normal_side=CREDIT,
+            floor=0,
+            owner_type="player",
+            owner_id=player_id,
+        ),
+        now,
+    )
 
 
 def window_cash(ventana_id: str, currency: str, now: dt.datetime) -> Account:
     """Cash in a sales window's drawer (an asset)."""
-    return ensure_account(AccountSpec(
-        code=f"ventana:{ventana_id}:cash:{currency}", kind=WINDOW_CASH, currency=currency,
-        normal_side=DEBIT, owner_type="ventana", owner_id=ventana_id, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"ventana:{ventana_id}:cash:{currency}",
+            kind=WINDOW_CASH,
+            currency=currency,
+            normal_side=DEBIT,
+            owner_type="ventana",
+            owner_id=ventana_id,
+            caches_balance=False,
+        ),
+        now,
+    )
 
 
 def house_cash(currency: str, now: dt.datetime) -> Account:
     """The operator's treasury, for movements no window handles (ADMIN deposits)."""
-    return ensure_account(AccountSpec(
-        code=f"house:cash:{currency}", kind=HOUSE_CASH, currency=currency,
-        normal_side=DEBIT, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"house:cash:{currency}",
+            kind=HOUSE_CASH,
+            currency=currency,
+            normal_side=DEBIT,
+            caches_balance=False,
+        ),
+        now,
+    )
 
 
 def stakes(operator: str, currency: str, now: dt.datetime) -> Account:
     """Stakes taken by an operator's tickets (revenue)."""
-    return ensure_account(AccountSpec(
-        code=f"operator:{operator}:stakes:{currency}", kind=HOUSE_STAKES, currency=currency,
-        normal_side=CREDIT, owner_type="operator", owner_id=operator, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"operator:{operator}:stakes:{currency}",
+            kind=HOUSE_STAKES,
+            currency=currency,
+            normal_side=CREDIT,
+            owner_type="operator",
+            owner_id=operator,
+            caches_balance=False,
+        ),
+        now,
+    )
 
 
 def payouts(operator: str, currency: str, now: dt.datetime) -> Account:
     """Gross prizes an operator's tickets won (expense)."""
-    return ensure_account(AccountSpec(
-        code=f"operator:{operator}:payouts:{currency}", kind=HOUSE_PAYOUTS, currency=currency,
-        normal_side=DEBIT, owner_type="operator", owner_id=operator, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"operator:{operator}:payouts:{currency}",
+            kind=HOUSE_PAYOUTS,
+            currency=currency,
+            normal_side=DEBIT,
+            owner_type="operator",
+            owner_id=operator,
+            caches_balance=False,
+        ),
+        now,
+    )
 
 
 def excise_tax(currency: str, now: dt.datetime) -> Account:
     """Excise (`ext_amount`) collected on stakes, owed to the tax authority."""
-    return ensure_account(AccountSpec(
-        code=f"tax:excise:{currency}", kind=TAX_LIABILITY, currency=currency,
-        normal_side=CREDIT, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"tax:excise:{currency}",
+            kind=TAX_LIABILITY,
+            currency=currency,
+            normal_side=CREDIT,
+            caches_balance=False,
+        ),
+        now,
+    )
 
 
 def withholding_tax(currency: str, now: dt.datetime) -> Account:
     """Withholding tax (`wht_amount`) kept from winnings, owed to the tax authority."""
-    return ensure_account(AccountSpec(
-        code=f"tax:wht:{currency}", kind=TAX_LIABILITY, currency=currency,
-        normal_side=CREDIT, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"tax:wht:{currency}",
+            kind=TAX_LIABILITY,
+            currency=currency,
+            normal_side=CREDIT,
+            caches_balance=False,
+        ),
+        now,
+    )
 
 
 def psp_clearing(psp: str, currency: str, now: dt.datetime) -> Account:
     """Money a payment service provider collected for us and has yet to settle (an asset)."""
-    return ensure_account(AccountSpec(
-        code=f"psp:{psp}:clearing:{currency}", kind=PSP_CLEARING, currency=currency,
-        normal_side=DEBIT, owner_type="psp", owner_id=psp, caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"psp:{psp}:clearing:{currency}",
+            kind=PSP_CLEARING,
+            currency=currency,
+            normal_side=DEBIT,
+            owner_type="psp",
+            owner_id=psp,
+            caches_balance=False,
+        ),
+        now,
+    )

@@ -59,7 +59,7 @@ _WIDTHS = {f.name: int(f.max_length) for f in _COLUMNS if getattr(f, "max_length
 
 
 def _cut(text: str | None, column: str) -> str | None:
-    return None if text is None else text[:_WIDTHS[column]]
+    return None if text is None else text[: _WIDTHS[column]]
 
 
 def append(
@@ -76,7 +76,8 @@ def append(
     """Append one row to the chain (inside the caller's transaction); returns its seq."""
     lock = fastsql.for_update()
     head_seq, head_hash = fastsql.execute(
-        f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}").fetchone()  # noqa: S608
+        f"SELECT seq, hash FROM audit_head WHERE id = 1{lock}"  # noqa: S608 - no input here
+    ).fetchone()
     row: dict[str, Any] = {  # free text cut to its column, so no input can fail the insert
         "seq": head_seq + 1,
         "at": now.replace(microsecond=(now.microsecond // 1000) * 1000),
@@ -91,10 +92,12 @@ def append(
     }
     row["prev_hash"] = head_hash
     row["hash"] = _digest(head_hash, _fields(row))
-    fastsql.insert_later(AuditRecord._meta.table_name,
-                         {f.column_name: row[f.name] for f in _COLUMNS})
-    fastsql.defer("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
-                    (row["seq"], row["hash"]))
+    fastsql.insert_later(
+        AuditRecord._meta.table_name, {f.column_name: row[f.name] for f in _COLUMNS}
+    )
+    fastsql.defer(
+        "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (row["seq"], row["hash"])
+    )
     return int(row["seq"])
 
 
@@ -121,8 +124,10 @@ def _verify(batch: int) -> VerifyReport:
     last_seq = 0
     while True:
         rows = list(
-            AuditRecord.select().where(AuditRecord.seq >= expected_seq)
-            .order_by(AuditRecord.seq).limit(batch)
+            AuditRecord.select()
+            .where(AuditRecord.seq >= expected_seq)
+            .order_by(AuditRecord.seq)
+            .limit(batch)
         )
         if not rows:
             break

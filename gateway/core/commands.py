@@ -92,9 +92,16 @@ class Refusal:
         for work in self.work if refused else ():
             work()
         for r in self.rejections:
-            audit.append(r.ctx.actor, r.action, now=r.ctx.now, result=f"rejected:{r.reason}",
-                         target_type=r.target_type, target_id=r.target_id,
-                         request_id=r.ctx.request_id, details=r.details)
+            audit.append(
+                r.ctx.actor,
+                r.action,
+                now=r.ctx.now,
+                result=f"rejected:{r.reason}",
+                target_type=r.target_type,
+                target_id=r.target_id,
+                request_id=r.ctx.request_id,
+                details=r.details,
+            )
         self.rejections.clear()
         self.work.clear()
 
@@ -155,9 +162,16 @@ def run(
             if idem is not None:
                 replay = idempotency.claim(idem.scope, idem.key, idem.fingerprint, ctx.now)
                 if replay is not None:
-                    audit.append(ctx.actor, action, now=ctx.now, result="replayed",
-                                 target_type=target_type, target_id=target_id,
-                                 request_id=ctx.request_id, details={"cached": True})
+                    audit.append(
+                        ctx.actor,
+                        action,
+                        now=ctx.now,
+                        result="replayed",
+                        target_type=target_type,
+                        target_id=target_id,
+                        request_id=ctx.request_id,
+                        details={"cached": True},
+                    )
                     return Outcome(replay.result, replay.created, replayed=True)
             done = body()
             if idem is not None:
@@ -165,13 +179,21 @@ def run(
                     idempotency.complete(idem.scope, idem.key, done.created, done.result)
                 else:
                     idempotency.forget(idem.scope, idem.key)
-            audit.append(ctx.actor, action, now=ctx.now, result="ok", target_type=target_type,
-                         target_id=done.target_id or target_id, request_id=ctx.request_id,
-                         details=done.details)
+            audit.append(
+                ctx.actor,
+                action,
+                now=ctx.now,
+                result="ok",
+                target_type=target_type,
+                target_id=done.target_id or target_id,
+                request_id=ctx.request_id,
+                details=done.details,
+            )
             return Outcome(done.result, done.created)
     except CoreError as error:
-        refusal.rejections.append(Rejection(ctx, action, error.code, target_type, target_id,
-                                            {"message": error.message}))
+        refusal.rejections.append(
+            Rejection(ctx, action, error.code, target_type, target_id, {"message": error.message})
+        )
         if not joined:
             with unit_of_work(database):
                 refusal.write()

@@ -58,15 +58,17 @@ def claim(scope: str, key: str, fp: str, now: dt.datetime) -> Replay | None:
     if cursor.rowcount == 1:
         return None
     fingerprint_, status, body = fastsql.execute(
-        'SELECT fingerprint, status_code, response_body FROM idempotency_record '
-        'WHERE scope = %s AND "key" = %s', (scope, key)).fetchone()
+        "SELECT fingerprint, status_code, response_body FROM idempotency_record "
+        'WHERE scope = %s AND "key" = %s',
+        (scope, key),
+    ).fetchone()
     return _replay(fingerprint_, status, body, fp)
 
 
 def complete(scope: str, key: str, created: bool, result: Any) -> None:
     """Store the command's result, versioned (`gateway.core.results`), under its key."""
     fastsql.defer(
-        'UPDATE idempotency_record SET status_code = %s, response_body = %s '
+        "UPDATE idempotency_record SET status_code = %s, response_body = %s "
         'WHERE scope = %s AND "key" = %s',
         (CREATED if created else DONE, results.dump(result), scope, key),
     )
@@ -74,8 +76,7 @@ def complete(scope: str, key: str, created: bool, result: Any) -> None:
 
 def forget(scope: str, key: str) -> None:
     """Drop a key claimed in this transaction (its command turned out to be a no-op)."""
-    fastsql.defer('DELETE FROM idempotency_record WHERE scope = %s AND "key" = %s',
-                  (scope, key))
+    fastsql.defer('DELETE FROM idempotency_record WHERE scope = %s AND "key" = %s', (scope, key))
 
 
 def prune(before: dt.datetime) -> int:

@@ -116,9 +116,14 @@ def ensure_account(spec: AccountSpec, now: dt.datetime) -> Account:
         try:
             with database.atomic():
                 account = Account.create(
-                    code=spec.code, kind=spec.kind, currency=spec.currency,
-                    normal_side=spec.normal_side, floor=spec.floor, owner_type=spec.owner_type,
-                    owner_id=spec.owner_id, caches_balance=spec.caches_balance,
+                    code=spec.code,
+                    kind=spec.kind,
+                    currency=spec.currency,
+                    normal_side=spec.normal_side,
+                    floor=spec.floor,
+                    owner_type=spec.owner_type,
+                    owner_id=spec.owner_id,
+                    caches_balance=spec.caches_balance,
                     created_at=now,
                 )
         except IntegrityError:
@@ -150,14 +155,25 @@ def _column(model: Any, field: str) -> str:
 _ACCOUNT = Account._meta.table_name
 _TXN = LedgerTxn._meta.table_name
 _ENTRY = Entry._meta.table_name
-_ROW_FIELDS = ("id", "code", "kind", "currency", "normal_side", "floor", "caches_balance",
-               "balance", "held")
+_ROW_FIELDS = (
+    "id",
+    "code",
+    "kind",
+    "currency",
+    "normal_side",
+    "floor",
+    "caches_balance",
+    "balance",
+    "held",
+)
 _COLUMNS = ", ".join(_column(Account, f) for f in _ROW_FIELDS)
 _CACHES = _ROW_FIELDS.index("caches_balance")  # the row's fields up to here never change
 _ACCOUNT_ID = _column(Account, "id")
 _BALANCE = _column(Account, "balance")
-_TXN_COLUMNS = tuple(_column(LedgerTxn, f) for f in (
-    "kind", "reference", "reverses", "actor", "request_id", "memo", "created_at"))
+_TXN_COLUMNS = tuple(
+    _column(LedgerTxn, f)
+    for f in ("kind", "reference", "reverses", "actor", "request_id", "memo", "created_at")
+)
 _TXN_ID = _column(LedgerTxn, "id")
 _ENTRY_COLUMNS = tuple(_column(Entry, f) for f in ("txn", "account", "amount", "currency"))
 
@@ -194,10 +210,11 @@ def _rows(legs: Sequence[Leg]) -> dict[int, _Row]:
         cursor = fastsql.execute(
             f"SELECT {_COLUMNS} FROM {_ACCOUNT} "  # noqa: S608 - placeholders only
             f"WHERE {_ACCOUNT_ID} IN ({fastsql.placeholders(len(set(unknown)))})",
-            sorted(set(unknown)))
+            sorted(set(unknown)),
+        )
         for row in cursor.fetchall():
             if not row[_CACHES]:
-                rows[row[0]] = _Row(*row[:_CACHES + 1])
+                rows[row[0]] = _Row(*row[: _CACHES + 1])
     cached = {leg.account.id for leg in legs} - set(rows)
     rows.update(_lock(cached))
     if len(rows) != len({leg.account.id for leg in legs}):
@@ -209,8 +226,9 @@ def balance_of(account: Account) -> Balance:
     row = Account.get_by_id(account.id)
     if row.caches_balance:
         return Balance(balance=row.balance, held=row.held)
-    total = Entry.select(fn.COALESCE(fn.SUM(Entry.amount), 0)).where(
-        Entry.account == row.id).scalar()
+    total = (
+        Entry.select(fn.COALESCE(fn.SUM(Entry.amount), 0)).where(Entry.account == row.id).scalar()
+    )
     return Balance(balance=int(total) if row.normal_side == DEBIT else -int(total), held=0)
 
 
@@ -254,17 +272,40 @@ def post(
         below = floor is not None and account.balance + delta - account.held < floor
         if delta < 0 and below and account_id not in exempt:
             raise InsufficientFunds(
-                "insufficient funds", account=account.code,
-                available=account.balance - account.held, needed=-delta,
+                "insufficient funds",
+                account=account.code,
+                available=account.balance - account.held,
+                needed=-delta,
             )
-    txn_id = fastsql.insert(_TXN, dict(zip(_TXN_COLUMNS, (
-        kind, reference, reverses.id if reverses else None, actor, request_id, memo, now,
-    ), strict=True)), returning_id=True)
-    fastsql.insert_many(_ENTRY, _ENTRY_COLUMNS, [
-        (txn_id, leg.account.id, leg.amount, accounts[leg.account.id].currency) for leg in legs
-    ])
-    changed = sorted((account_id, delta) for account_id, delta in deltas.items()
-                     if delta and accounts[account_id].caches_balance)
+    txn_id = fastsql.insert(
+        _TXN,
+        dict(
+            zip(
+                _TXN_COLUMNS,
+                (
+                    kind,
+                    reference,
+                    reverses.id if reverses else None,
+                    actor,
+                    request_id,
+                    memo,
+                    now,
+                ),
+                strict=True,
+            )
+        ),
+        returning_id=True,
+    )
+    fastsql.insert_many(
+        _ENTRY,
+        _ENTRY_COLUMNS,
+        [(txn_id, leg.account.id, leg.amount, accounts[leg.account.id].currency) for leg in legs],
+    )
+    changed = sorted(
+        (account_id, delta)
+        for account_id, delta in deltas.items()
+        if delta and accounts[account_id].caches_balance
+    )
     if changed:
         cases = " ".join("WHEN %s THEN %s" for _ in changed)
         fastsql.defer(
@@ -273,8 +314,16 @@ def post(
             f"WHERE {_ACCOUNT_ID} IN ({fastsql.placeholders(len(changed))})",
             [v for pair in changed for v in pair] + [account_id for account_id, _ in changed],
         )
-    txn = LedgerTxn(id=txn_id, kind=kind, reference=reference, reverses=reverses, actor=actor,
-                    request_id=request_id, memo=memo, created_at=now)
+    txn = LedgerTxn(
+        id=txn_id,
+        kind=kind,
+        reference=reference,
+        reverses=reverses,
+        actor=actor,
+        request_id=request_id,
+        memo=memo,
+        created_at=now,
+    )
     observers = _OBSERVERS.get(database.obj)
     if observers:
         database.after_commit(lambda: [notify(kind) for notify in observers])
@@ -297,17 +346,25 @@ def reverse(
     # first one's reversal (rather than failing on balances the first already changed).
     fastsql.execute(
         f"SELECT {_TXN_ID} FROM {_TXN} WHERE {_TXN_ID} = %s{fastsql.for_update()}",  # noqa: S608
-        (original.id,))
+        (original.id,),
+    )
     if LedgerTxn.select().where(LedgerTxn.reverses == original.id).exists():
         raise AlreadyReversed("transaction already reversed", txn=original.id)
-    legs = [Leg(account=Account(id=e.account_id), amount=-e.amount)
-            for e in Entry.select().where(Entry.txn == original.id).order_by(Entry.id)]
+    legs = [
+        Leg(account=Account(id=e.account_id), amount=-e.amount)
+        for e in Entry.select().where(Entry.txn == original.id).order_by(Entry.id)
+    ]
     try:
         with database.atomic():
             return post(
-                kind or ledger_kinds.reversal_name(original.kind), legs, now=now,
+                kind or ledger_kinds.reversal_name(original.kind),
+                legs,
+                now=now,
                 reference=original.reference,
-                reverses=original, actor=actor, request_id=request_id, memo=memo,
+                reverses=original,
+                actor=actor,
+                request_id=request_id,
+                memo=memo,
                 allow_overdraft=allow_overdraft,
             )
     except IntegrityError:
@@ -339,8 +396,13 @@ def place_hold(
         )
     Account.update(held=Account.held + amount).where(Account.id == account.id).execute()
     return Hold.create(
-        id=str(uuid.uuid4()), account=account.id, amount=amount, status="open",
-        reference=reference, expires_at=expires_at, created_at=now,
+        id=str(uuid.uuid4()),
+        account=account.id,
+        amount=amount,
+        status="open",
+        reference=reference,
+        expires_at=expires_at,
+        created_at=now,
     )
 
 
@@ -349,9 +411,7 @@ def _close_hold(hold: Hold, status: str, now: dt.datetime) -> Hold:
     if fresh.status != "open":
         raise CoreError(f"hold is {fresh.status}", hold=hold.id)
     _lock([fresh.account_id])
-    Account.update(held=Account.held - fresh.amount).where(
-        Account.id == fresh.account_id
-    ).execute()
+    Account.update(held=Account.held - fresh.amount).where(Account.id == fresh.account_id).execute()
     Hold.update(status=status, closed_at=now).where(Hold.id == fresh.id).execute()
     fresh.status = status
     fresh.closed_at = now
@@ -390,8 +450,14 @@ def post_hold(
     closed = _close_hold(fresh, "posted", now)
     account = Account.get_by_id(closed.account_id)
     debit = amount if account.normal_side == CREDIT else -amount
-    txn = post(kind, [Leg(account, debit), *counter_legs], now=now, reference=reference,
-               actor=actor, request_id=request_id)
+    txn = post(
+        kind,
+        [Leg(account, debit), *counter_legs],
+        now=now,
+        reference=reference,
+        actor=actor,
+        request_id=request_id,
+    )
     Hold.update(posted_amount=amount, posted_txn=txn.id).where(Hold.id == closed.id).execute()
     return txn
 

@@ -55,37 +55,64 @@ _CASH = frozenset({PLAYER_WALLET, WINDOW_CASH, HOUSE_CASH})
 
 DECLARED: tuple[TxnKind, ...] = (
     # the bet engine (SPEC 3, 4)
-    TxnKind("bet.stake", frozenset({PLAYER_WALLET}) | _STAKE_SIDE,
-            "a ticket's stake and excise taken from the wallet, at once or by posting the "
-            "hold of a reservation", posts_holds=True),
-    TxnKind("bet.stake.psp", frozenset({PSP_CLEARING}) | _STAKE_SIDE,
-            "a reservation's stake and excise paid through an external PSP"),
-    TxnKind("bet.stake.adjust", _BACK_TO_PAYER,
-            "a jackpot ticket's amounts changed: the difference against the payer"),
-    TxnKind("bet.win", frozenset({HOUSE_PAYOUTS, PLAYER_WALLET, TAX_LIABILITY}),
-            "a win paid at once to the wallet, withholding tax to its liability"),
+    TxnKind(
+        "bet.stake",
+        frozenset({PLAYER_WALLET}) | _STAKE_SIDE,
+        "a ticket's stake and excise taken from the wallet, at once or by posting the "
+        "hold of a reservation",
+        posts_holds=True,
+    ),
+    TxnKind(
+        "bet.stake.psp",
+        frozenset({PSP_CLEARING}) | _STAKE_SIDE,
+        "a reservation's stake and excise paid through an external PSP",
+    ),
+    TxnKind(
+        "bet.stake.adjust",
+        _BACK_TO_PAYER,
+        "a jackpot ticket's amounts changed: the difference against the payer",
+    ),
+    TxnKind(
+        "bet.win",
+        frozenset({HOUSE_PAYOUTS, PLAYER_WALLET, TAX_LIABILITY}),
+        "a win paid at once to the wallet, withholding tax to its liability",
+    ),
     TxnKind("bet.void", _BACK_TO_PAYER, "a void ticket's refund, back to the payer"),
     TxnKind("bet.refund", _BACK_TO_PAYER, "a refunded ticket's price, back to the payer"),
     # players' cash (SPEC 7b)
     TxnKind("wallet.deposit", _CASH, "cash paid into a wallet at a window or by the house"),
     TxnKind("wallet.withdrawal", _CASH, "cash paid out of a wallet"),
     # declared for the issues that add them (SPEC 6, 7, 9)
-    TxnKind("ticket.payment",
-            frozenset({PRIZE_LIABILITY, WINDOW_CASH, PLAYER_WALLET, TAX_LIABILITY}),
-            "a winning retail ticket paid at a window (cash or wallet)"),
-    TxnKind("account.payment", frozenset({WINDOW_CASH, HOUSE_CASH}),
-            "a window settles its account with the house"),
-    TxnKind("lottery.sale", frozenset({WINDOW_CASH, PLAYER_WALLET}) | _STAKE_SIDE,
-            "a lottery ticket sold at a window or from a wallet"),
-    TxnKind("prize.liability", frozenset({HOUSE_PAYOUTS, PRIZE_LIABILITY, TAX_LIABILITY}),
-            "a winner evaluated: the prize owed until it is paid"),
+    TxnKind(
+        "ticket.payment",
+        frozenset({PRIZE_LIABILITY, WINDOW_CASH, PLAYER_WALLET, TAX_LIABILITY}),
+        "a winning retail ticket paid at a window (cash or wallet)",
+    ),
+    TxnKind(
+        "account.payment",
+        frozenset({WINDOW_CASH, HOUSE_CASH}),
+        "a window settles its account with the house",
+    ),
+    TxnKind(
+        "lottery.sale",
+        frozenset({WINDOW_CASH, PLAYER_WALLET}) | _STAKE_SIDE,
+        "a lottery ticket sold at a window or from a wallet",
+    ),
+    TxnKind(
+        "prize.liability",
+        frozenset({HOUSE_PAYOUTS, PRIZE_LIABILITY, TAX_LIABILITY}),
+        "a winner evaluated: the prize owed until it is paid",
+    ),
 )
 
 
 def reversal_name(kind: str) -> str:
     """`bet.win` → `bet.win.reversal`; reversing that again re-applies `bet.win`."""
-    return kind.removesuffix(REVERSAL_SUFFIX) if kind.endswith(REVERSAL_SUFFIX) \
+    return (
+        kind.removesuffix(REVERSAL_SUFFIX)
+        if kind.endswith(REVERSAL_SUFFIX)
         else kind + REVERSAL_SUFFIX
+    )
 
 
 def _with_reversals(kinds: tuple[TxnKind, ...]) -> dict[str, TxnKind]:
@@ -93,7 +120,8 @@ def _with_reversals(kinds: tuple[TxnKind, ...]) -> dict[str, TxnKind]:
     for kind in kinds:
         table[kind.name] = kind
         table[reversal_name(kind.name)] = TxnKind(
-            reversal_name(kind.name), kind.accounts, f"reversal of {kind.name}")
+            reversal_name(kind.name), kind.accounts, f"reversal of {kind.name}"
+        )
     return table
 
 
@@ -117,7 +145,9 @@ def check(name: str, account_kinds: Iterable[str]) -> TxnKind:
         if account_kind not in allowed:
             raise AccountNotAllowed(
                 f"a {name} transaction may not touch a {account_kind} account",
-                kind=name, account_kind=account_kind)
+                kind=name,
+                account_kind=account_kind,
+            )
     return kind
 
 

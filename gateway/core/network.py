@@ -63,13 +63,17 @@ def banca_view(b: Banca) -> BancaView:
 
 
 def ventana_view(v: Ventana) -> VentanaView:
-    return VentanaView(id=v.id, banca_id=v.banca_id, name=v.name,
-                       commission_bps=v.commission_bps)
+    return VentanaView(id=v.id, banca_id=v.banca_id, name=v.name, commission_bps=v.commission_bps)
 
 
 def vendedor_view(v: Vendedor) -> VendedorView:
-    return VendedorView(id=v.id, ventana_id=v.ventana_id, banca_id=v.ventana.banca_id,
-                        name=v.name, commission_bps=v.commission_bps)
+    return VendedorView(
+        id=v.id,
+        ventana_id=v.ventana_id,
+        banca_id=v.ventana.banca_id,
+        name=v.name,
+        commission_bps=v.commission_bps,
+    )
 
 
 def _bps(value: int) -> int:
@@ -95,8 +99,13 @@ def create_ventana(ctx: Context, principal: Principal, cmd: NewVentana) -> Outco
     def body() -> Done:
         if Banca.get_or_none(Banca.id == cmd.banca_id) is None:
             raise NotFound("banca not found", field="bancaId")
-        v = Ventana.create(id=str(uuid.uuid4()), banca=cmd.banca_id, name=cmd.name,
-                           commission_bps=cmd.commission_bps, created_at=ctx.now)
+        v = Ventana.create(
+            id=str(uuid.uuid4()),
+            banca=cmd.banca_id,
+            name=cmd.name,
+            commission_bps=cmd.commission_bps,
+            created_at=ctx.now,
+        )
         return Done(ventana_view(v), created=True, target_id=v.id)
 
     return run(ctx, "VENTANA_CREATE", body, target_type="ventana")
@@ -109,8 +118,13 @@ def create_vendedor(ctx: Context, principal: Principal, cmd: NewVendedor) -> Out
     def body() -> Done:
         if Ventana.get_or_none(Ventana.id == cmd.ventana_id) is None:
             raise NotFound("ventana not found", field="ventanaId")
-        v = Vendedor.create(id=str(uuid.uuid4()), ventana=cmd.ventana_id, name=cmd.name,
-                            commission_bps=cmd.commission_bps, created_at=ctx.now)
+        v = Vendedor.create(
+            id=str(uuid.uuid4()),
+            ventana=cmd.ventana_id,
+            name=cmd.name,
+            commission_bps=cmd.commission_bps,
+            created_at=ctx.now,
+        )
         return Done(vendedor_view(v), created=True, target_id=v.id)
 
     return run(ctx, "VENDEDOR_CREATE", body, target_type="vendedor")

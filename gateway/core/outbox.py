@@ -53,44 +53,67 @@ class Message:
 
 def _message(row: OutboxMessage) -> Message:
     return Message(
-        id=row.id, message_id=row.message_id, kind=row.kind, payload=json.loads(row.payload),
-        state=row.state, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error, created_at=row.created_at, updated_at=row.updated_at,
+        id=row.id,
+        message_id=row.message_id,
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
-def emit(kind: str, payload: Any, now: dt.datetime, *, message_id: str | None = None,
-         deliver_at: dt.datetime | None = None) -> Message:
+def emit(
+    kind: str,
+    payload: Any,
+    now: dt.datetime,
+    *,
+    message_id: str | None = None,
+    deliver_at: dt.datetime | None = None,
+) -> Message:
     """Write a `pending` message in the caller's transaction (refused outside one)."""
     if not database.in_transaction():
         raise RuntimeError("outbox.emit must run inside the command's unit_of_work()")
     row = OutboxMessage.create(
-        message_id=message_id or str(uuid.uuid4()), kind=kind,
+        message_id=message_id or str(uuid.uuid4()),
+        kind=kind,
         payload=json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str),
-        state=PENDING, attempts=0, next_attempt_at=deliver_at or now, last_error=None,
-        created_at=now, updated_at=now,
+        state=PENDING,
+        attempts=0,
+        next_attempt_at=deliver_at or now,
+        last_error=None,
+        created_at=now,
+        updated_at=now,
     )
     return _message(row)
 
 
-def claim_due(now: dt.datetime, limit: int = 50, *, lease: dt.timedelta = LEASE
-              ) -> list[Message]:
+def claim_due(now: dt.datetime, limit: int = 50, *, lease: dt.timedelta = LEASE) -> list[Message]:
     """Claim up to `limit` due messages (oldest due first) for delivery, in a transaction of
     their own: `pending` (or `sending` whose claim ran out) and due → `sending`, one more
     attempt, claimed until `now + lease`."""
     with unit_of_work(database):
-        rows = list(locked(
-            OutboxMessage.select()
-            .where(OutboxMessage.state.in_([PENDING, SENDING])
-                   & (OutboxMessage.next_attempt_at <= now))
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit),
-            skip_locked=True,
-        ))
+        rows = list(
+            locked(
+                OutboxMessage.select()
+                .where(
+                    OutboxMessage.state.in_([PENDING, SENDING])
+                    & (OutboxMessage.next_attempt_at <= now)
+                )
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit),
+                skip_locked=True,
+            )
+        )
         if rows:
             OutboxMessage.update(
-                state=SENDING, attempts=OutboxMessage.attempts + 1,
-                next_attempt_at=now + lease, updated_at=now,
+                state=SENDING,
+                attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=now + lease,
+                updated_at=now,
             ).where(OutboxMessage.id.in_([r.id for r in rows])).execute()
         for row in rows:
             row.state, row.attempts = SENDING, row.attempts + 1
@@ -98,16 +121,17 @@ def claim_due(now: dt.datetime, limit: int = 50, *, lease: dt.timedelta = LEASE
         return [_message(r) for r in rows]
 
 
-def _transition(message_id: str, allowed: Iterable[str], now: dt.datetime,
-                **changes: Any) -> Message:
+def _transition(
+    message_id: str, allowed: Iterable[str], now: dt.datetime, **changes: Any
+) -> Message:
     with unit_of_work(database):
-        row = locked(OutboxMessage.select().where(
-            OutboxMessage.message_id == message_id)).first()
+        row = locked(OutboxMessage.select().where(OutboxMessage.message_id == message_id)).first()
         if row is None:
             raise NotFound("outbox message not found", message_id=message_id)
         if row.state not in allowed:
-            raise OutboxStateError(f"outbox message is {row.state}", message_id=message_id,
-                                   state=row.state)
+            raise OutboxStateError(
+                f"outbox message is {row.state}", message_id=message_id, state=row.state
+            )
         for name, value in {**changes, "updated_at": now}.items():
             setattr(row, name, value)
         row.save()
@@ -119,15 +143,21 @@ def mark_sent(message_id: str, now: dt.datetime) -> Message:
     return _transition(message_id, (SENDING,), now, state=SENT, last_error=None)
 
 
-def mark_failed(message_id: str, error: str, retry_at: dt.datetime | None,
-                now: dt.datetime) -> Message:
+def mark_failed(
+    message_id: str, error: str, retry_at: dt.datetime | None, now: dt.datetime
+) -> Message:
     """A delivery failed: `sending` → `pending`, due again at `retry_at`, or → `dead` when
     `retry_at` is None (no retries left, or a final refusal)."""
     if retry_at is None:
-        return _transition(message_id, (SENDING,), now, state=DEAD,
-                           last_error=error[:ERROR_CHARS])
-    return _transition(message_id, (SENDING,), now, state=PENDING, next_attempt_at=retry_at,
-                       last_error=error[:ERROR_CHARS])
+        return _transition(message_id, (SENDING,), now, state=DEAD, last_error=error[:ERROR_CHARS])
+    return _transition(
+        message_id,
+        (SENDING,),
+        now,
+        state=PENDING,
+        next_attempt_at=retry_at,
+        last_error=error[:ERROR_CHARS],
+    )
 
 
 def retry(message_id: str, now: dt.datetime) -> Message:
@@ -144,6 +174,10 @@ def get(message_id: str) -> Message:
 
 def in_state(state: str, *, limit: int = 100) -> list[Message]:
     """Messages in `state`, oldest first (e.g. the dead letters an operator re-sends)."""
-    return [_message(r) for r in OutboxMessage.select()
-            .where(OutboxMessage.state == state)
-            .order_by(OutboxMessage.created_at, OutboxMessage.id).limit(limit)]
+    return [
+        _message(r)
+        for r in OutboxMessage.select()
+        .where(OutboxMessage.state == state)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .limit(limit)
+    ]

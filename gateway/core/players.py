@@ -110,10 +110,19 @@ class Identified:
 
 def player_view(player: Player, now: dt.datetime) -> PlayerView:
     bal = ledger.balance_of(accounts.player_wallet(player.id, player.currency, now))
-    return PlayerView(id=player.id, operator=player.operator, external_id=player.external_id,
-                      msisdn=player.msisdn, lang=player.lang, currency=player.currency,
-                      blocked=bool(player.blocked), ventana_id=player.ventana_id,
-                      balance=bal.balance, available=bal.available, held=bal.held)
+    return PlayerView(
+        id=player.id,
+        operator=player.operator,
+        external_id=player.external_id,
+        msisdn=player.msisdn,
+        lang=player.lang,
+        currency=player.currency,
+        blocked=bool(player.blocked),
+        ventana_id=player.ventana_id,
+        balance=bal.balance,
+        available=bal.available,
+        held=bal.held,
+    )
 
 
 def currency_of(player_id: str) -> str:
@@ -135,16 +144,18 @@ def _operator(requested: str | None, operators: Sequence[str] | None) -> str:
         return requested or ""
     if requested is None:
         if len(operators) > 1:
-            raise Invalid("operator is required when several operators are configured",
-                          field="operator")
+            raise Invalid(
+                "operator is required when several operators are configured", field="operator"
+            )
         return operators[0] if operators else ""
     if requested not in operators:
         raise Invalid("unknown operator", field="operator")
     return requested
 
 
-def create_player(ctx: Context, principal: Principal, cmd: NewPlayer,
-                  operators: Sequence[str] | None = None) -> Outcome:
+def create_player(
+    ctx: Context, principal: Principal, cmd: NewPlayer, operators: Sequence[str] | None = None
+) -> Outcome:
     """A player of one operator; `externalId` is unique per operator (a concurrent create
     of the same one: the unique index lets one in, the others get `Conflict`)."""
     policy.manage_players(principal, "create players")
@@ -157,10 +168,18 @@ def create_player(ctx: Context, principal: Principal, cmd: NewPlayer,
     def body() -> Done:
         if cmd.ventana_id:
             scope_of_ventana(cmd.ventana_id)
-        row = {"id": str(uuid.uuid4()), "operator": operator, "external_id": cmd.external_id,
-               "msisdn": cmd.msisdn, "lang": cmd.lang, "currency": cmd.currency,
-               "blocked": False, "ventana_id": cmd.ventana_id, "created_at": ctx.now,
-               "updated_at": ctx.now}
+        row = {
+            "id": str(uuid.uuid4()),
+            "operator": operator,
+            "external_id": cmd.external_id,
+            "msisdn": cmd.msisdn,
+            "lang": cmd.lang,
+            "currency": cmd.currency,
+            "blocked": False,
+            "ventana_id": cmd.ventana_id,
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
         if not fastsql.insert_ignore("player", row):
             raise Conflict("externalId already exists for this operator", field="externalId")
         player = Player(**{("ventana" if k == "ventana_id" else k): v for k, v in row.items()})
@@ -181,8 +200,9 @@ def read_player(principal: Principal, player_id: str, now: dt.datetime) -> Playe
     return player_view(player, now)
 
 
-def issue_token(ctx: Context, principal: Principal, player_id: str,
-                ttl: dt.timedelta = TOKEN_TTL) -> Outcome:
+def issue_token(
+    ctx: Context, principal: Principal, player_id: str, ttl: dt.timedelta = TOKEN_TTL
+) -> Outcome:
     """A fresh player token (shown once; only its hash is stored)."""
     policy.issue_player_tokens(principal)
     player = get_player(player_id)
@@ -191,12 +211,21 @@ def issue_token(ctx: Context, principal: Principal, player_id: str,
 
     def body() -> Done:
         row = PlayerToken.create(
-            id=str(uuid.uuid4()), player=player.id, token_hash=token_hash(token),
-            expires_at=ctx.now + ttl, created_by=principal.user_id, created_at=ctx.now,
+            id=str(uuid.uuid4()),
+            player=player.id,
+            token_hash=token_hash(token),
+            expires_at=ctx.now + ttl,
+            created_by=principal.user_id,
+            created_at=ctx.now,
         )
-        return Done(TokenIssued(token=token, token_id=row.id, player_id=player.id,
-                                expires_at=row.expires_at),
-                    created=True, target_id=player.id, details={"token_id": row.id})
+        return Done(
+            TokenIssued(
+                token=token, token_id=row.id, player_id=player.id, expires_at=row.expires_at
+            ),
+            created=True,
+            target_id=player.id,
+            details={"token_id": row.id},
+        )
 
     return run(ctx, "PLAYER_TOKEN_ISSUE", body, target_type="player", target_id=player.id)
 
@@ -205,8 +234,12 @@ def resolve_token(operator: str, token: str, now: dt.datetime) -> Player:
     """The player of `operator` a live token belongs to; UnknownPlayer when bad, expired,
     revoked or another operator's."""
     row = PlayerToken.get_or_none(PlayerToken.token_hash == token_hash(token))
-    if row is None or row.revoked_at is not None or row.expires_at <= now \
-            or row.player.operator != operator:
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.expires_at <= now
+        or row.player.operator != operator
+    ):
         raise UnknownPlayer("user not found")
     return row.player
 
@@ -220,14 +253,25 @@ def resolve_player(operator: str, ref: str, now: dt.datetime) -> Player:
         "WHERE id = %s AND operator = %s UNION ALL "
         f"SELECT {_PLAYER_COLUMNS}, 1 AS rank FROM player "
         "WHERE operator = %s AND external_id = %s ORDER BY rank LIMIT 1",
-        (ref, operator, operator, ref)).fetchone()
+        (ref, operator, operator, ref),
+    ).fetchone()
     if row is not None:
         return Player(**dict(zip(_PLAYER_FIELDS, row[:-1], strict=True)))
     return resolve_token(operator, ref, now)
 
 
-_PLAYER_FIELDS = ("id", "operator", "external_id", "msisdn", "lang", "currency", "blocked",
-                  "ventana", "created_at", "updated_at")
+_PLAYER_FIELDS = (
+    "id",
+    "operator",
+    "external_id",
+    "msisdn",
+    "lang",
+    "currency",
+    "blocked",
+    "ventana",
+    "created_at",
+    "updated_at",
+)
 _PLAYER_COLUMNS = ", ".join(f if f != "ventana" else "ventana_id" for f in _PLAYER_FIELDS)
 
 
@@ -236,8 +280,12 @@ def identify(operator: str, token: str, now: dt.datetime) -> Identified:
     if player.blocked:
         raise PlayerBlocked("player blocked")
     wallet = accounts.player_wallet(player.id, player.currency, now)
-    return Identified(player_id=player.id, lang=player.lang,
-                      available=ledger.balance_of(wallet).available, currency=player.currency)
+    return Identified(
+        player_id=player.id,
+        lang=player.lang,
+        available=ledger.balance_of(wallet).available,
+        currency=player.currency,
+    )
 
 
 def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: bool) -> Outcome:
@@ -249,11 +297,15 @@ def set_blocked(ctx: Context, principal: Principal, player_id: str, blocked: boo
             raise NotFound("player not found")
         Player.update(blocked=blocked, updated_at=ctx.now).where(Player.id == player_id).execute()
         player.blocked = blocked
-        return Done(player_view(player, ctx.now), target_id=player_id,
-                    details={"blocked": blocked})
+        return Done(player_view(player, ctx.now), target_id=player_id, details={"blocked": blocked})
 
-    return run(ctx, "PLAYER_BLOCK" if blocked else "PLAYER_UNBLOCK", body,
-               target_type="player", target_id=player_id)
+    return run(
+        ctx,
+        "PLAYER_BLOCK" if blocked else "PLAYER_UNBLOCK",
+        body,
+        target_type="player",
+        target_id=player_id,
+    )
 
 
 def _cash_window(principal: Principal, requested: str | None) -> str | None:
@@ -280,28 +332,55 @@ def move_cash(ctx: Context, principal: Principal, cmd: CashMovement, *, deposit:
     idem = IdemKey(
         scope=f"user:{principal.user_id}",
         key=f"{action}:{cmd.idempotency_key}",
-        fingerprint=fingerprint({"player": cmd.player_id, "amount": cmd.amount,
-                                 "method": cmd.method, "ventana": cmd.ventana_id}),
+        fingerprint=fingerprint(
+            {
+                "player": cmd.player_id,
+                "amount": cmd.amount,
+                "method": cmd.method,
+                "ventana": cmd.ventana_id,
+            }
+        ),
     )
 
     def body() -> Done:
         window, fresh = state["window"], state["player"]
         wallet = accounts.player_wallet(fresh.id, fresh.currency, ctx.now)
-        cash = (accounts.window_cash(window, fresh.currency, ctx.now) if window
-                else accounts.house_cash(fresh.currency, ctx.now))
+        cash = (
+            accounts.window_cash(window, fresh.currency, ctx.now)
+            if window
+            else accounts.house_cash(fresh.currency, ctx.now)
+        )
         # wallet is credit-normal: crediting it (negative) adds to the player's balance.
         sign = -1 if deposit else 1
         txn = ledger.post(
             "wallet.deposit" if deposit else "wallet.withdrawal",
             [ledger.Leg(wallet, sign * cmd.amount), ledger.Leg(cash, -sign * cmd.amount)],
-            now=ctx.now, reference=fresh.id, actor=ctx.actor.id, request_id=ctx.request_id,
+            now=ctx.now,
+            reference=fresh.id,
+            actor=ctx.actor.id,
+            request_id=ctx.request_id,
             memo=cmd.method,
         )
-        moved = CashMoved(txn_id=str(txn.id), player_id=fresh.id, deposit=deposit,
-                          amount=cmd.amount, currency=fresh.currency, method=cmd.method,
-                          ventana_id=window, created_at=ctx.now)
-        return Done(moved, created=True, target_id=fresh.id,
-                    details={"amount": cmd.amount, "txn": txn.id})
+        moved = CashMoved(
+            txn_id=str(txn.id),
+            player_id=fresh.id,
+            deposit=deposit,
+            amount=cmd.amount,
+            currency=fresh.currency,
+            method=cmd.method,
+            ventana_id=window,
+            created_at=ctx.now,
+        )
+        return Done(
+            moved, created=True, target_id=fresh.id, details={"amount": cmd.amount, "txn": txn.id}
+        )
 
-    return run(ctx, action, body, target_type="player", target_id=cmd.player_id, idem=idem,
-               before_claim=authorize)
+    return run(
+        ctx,
+        action,
+        body,
+        target_type="player",
+        target_id=cmd.player_id,
+        idem=idem,
+        before_claim=authorize,
+    )

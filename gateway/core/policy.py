@@ -14,8 +14,13 @@ from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal, Scope
 
 ROLES = (ADMIN, VENTANA, VENDEDOR)
 # Permissions a token may carry (SPEC 2, 8, 9): the payments registry and lottery sales.
-PERMISSIONS = ("payments_read", "payments_create", "payments_update", "payments_delete",
-               "lottery_tickets_create")
+PERMISSIONS = (
+    "payments_read",
+    "payments_create",
+    "payments_update",
+    "payments_delete",
+    "lottery_tickets_create",
+)
 
 WINDOW_STAFF = (ADMIN, VENTANA)
 COUNTER_STAFF = (ADMIN, VENTANA, VENDEDOR)
@@ -92,8 +97,9 @@ def issue_player_tokens(principal: Principal) -> None:
 def issue_player_token(principal: Principal, player_window: Scope | None) -> None:
     """ADMIN for any player; a VENTANA for the players of its window."""
     issue_player_tokens(principal)
-    if principal.role != ADMIN and (player_window is None
-                                    or not may_act_on(principal, player_window)):
+    if principal.role != ADMIN and (
+        player_window is None or not may_act_on(principal, player_window)
+    ):
         raise _refuse("player belongs to another window")
 
 
@@ -120,8 +126,9 @@ def cash_window(principal: Principal, requested: str | None) -> str | None:
     return principal.ventana_id
 
 
-def move_player_cash(principal: Principal, window: str | None,
-                     player_window_id: str | None) -> None:
+def move_player_cash(
+    principal: Principal, window: str | None, player_window_id: str | None
+) -> None:
     """Staff move cash only for the players of their own window."""
     if principal.role != ADMIN and player_window_id != window:
         raise _refuse("player belongs to another window")

@@ -104,15 +104,23 @@ def reconcile(*, sample: int = SAMPLE) -> Report:
 def _offenders(query: Select, sample: int) -> tuple[list[tuple[Any, ...]], int]:
     """Up to `sample` offending rows and how many there are in all. PostgreSQL sums bigints
     as `numeric`: such values (always whole minor units here) come back as `int`."""
-    rows = [tuple(int(v) if isinstance(v, Decimal) else v for v in row)
-            for row in query.limit(sample).tuples()]
+    rows = [
+        tuple(int(v) if isinstance(v, Decimal) else v for v in row)
+        for row in query.limit(sample).tuples()
+    ]
     if len(rows) < sample:
         return rows, len(rows)
     return rows, query.order_by().limit(None).count()
 
 
-def _check(name: str, rows: Sequence[tuple[Any, ...]], count: int, ok_text: str,
-           what: str, describe: Callable[[tuple[Any, ...]], str]) -> Check:
+def _check(
+    name: str,
+    rows: Sequence[tuple[Any, ...]],
+    count: int,
+    ok_text: str,
+    what: str,
+    describe: Callable[[tuple[Any, ...]], str],
+) -> Check:
     if not count:
         return Check(name, True, ok_text)
     listed = "; ".join(describe(row) for row in rows)
@@ -135,50 +143,70 @@ def _totals() -> dict[str, int]:
 
 def _transactions_balance(report: Report, sample: int) -> Check:
     total = fn.SUM(Entry.amount)
-    query = (Entry.select(Entry.txn, Entry.currency, total)
-             .group_by(Entry.txn, Entry.currency)
-             .having(total != 0)
-             .order_by(Entry.txn, Entry.currency))
+    query = (
+        Entry.select(Entry.txn, Entry.currency, total)
+        .group_by(Entry.txn, Entry.currency)
+        .having(total != 0)
+        .order_by(Entry.txn, Entry.currency)
+    )
     rows, count = _offenders(query, sample)
-    return _check("transactions_balance", rows, count,
-                  "every transaction's entries sum to zero per currency",
-                  "transaction/currency pairs do not sum to zero",
-                  lambda r: f"txn {r[0]} {r[1]} sums to {r[2]:+d}")
+    return _check(
+        "transactions_balance",
+        rows,
+        count,
+        "every transaction's entries sum to zero per currency",
+        "transaction/currency pairs do not sum to zero",
+        lambda r: f"txn {r[0]} {r[1]} sums to {r[2]:+d}",
+    )
 
 
 def _transactions_have_two_entries(report: Report, sample: int) -> Check:
     entries = fn.COUNT(Entry.id)
-    query = (LedgerTxn.select(LedgerTxn.id, LedgerTxn.kind, entries)
-             .join(Entry, JOIN.LEFT_OUTER, on=(Entry.txn == LedgerTxn.id))
-             .group_by(LedgerTxn.id, LedgerTxn.kind)
-             .having(entries < 2)
-             .order_by(LedgerTxn.id))
+    query = (
+        LedgerTxn.select(LedgerTxn.id, LedgerTxn.kind, entries)
+        .join(Entry, JOIN.LEFT_OUTER, on=(Entry.txn == LedgerTxn.id))
+        .group_by(LedgerTxn.id, LedgerTxn.kind)
+        .having(entries < 2)
+        .order_by(LedgerTxn.id)
+    )
     rows, count = _offenders(query, sample)
-    return _check("transactions_have_two_entries", rows, count,
-                  "every transaction has at least two entries",
-                  "transactions have fewer than two entries",
-                  lambda r: f"txn {r[0]} ({r[1]}) has {r[2]}")
+    return _check(
+        "transactions_have_two_entries",
+        rows,
+        count,
+        "every transaction has at least two entries",
+        "transactions have fewer than two entries",
+        lambda r: f"txn {r[0]} ({r[1]}) has {r[2]}",
+    )
 
 
 def _entry_currencies(report: Report, sample: int) -> Check:
-    query = (Entry.select(Entry.id, Entry.txn, Entry.currency, Account.code, Account.currency)
-             .join(Account, on=(Entry.account == Account.id))
-             .where(Entry.currency != Account.currency)
-             .order_by(Entry.id))
+    query = (
+        Entry.select(Entry.id, Entry.txn, Entry.currency, Account.code, Account.currency)
+        .join(Account, on=(Entry.account == Account.id))
+        .where(Entry.currency != Account.currency)
+        .order_by(Entry.id)
+    )
     rows, count = _offenders(query, sample)
-    return _check("entry_currencies", rows, count,
-                  "every entry is in its account's currency",
-                  "entries are not in their account's currency",
-                  lambda r: f"entry {r[0]} of txn {r[1]} is {r[2]}, account {r[3]} is {r[4]}")
+    return _check(
+        "entry_currencies",
+        rows,
+        count,
+        "every entry is in its account's currency",
+        "entries are not in their account's currency",
+        lambda r: f"entry {r[0]} of txn {r[1]} is {r[2]}, account {r[3]} is {r[4]}",
+    )
 
 
 # --- (b) cached balances equal the entries ---------------------------------------------------
 
 
 def _cached_balances(report: Report, sample: int) -> Check:
-    sums = (Entry.select(Entry.account.alias("account_id"), fn.SUM(Entry.amount).alias("total"))
-            .group_by(Entry.account)
-            .alias("sums"))
+    sums = (
+        Entry.select(Entry.account.alias("account_id"), fn.SUM(Entry.amount).alias("total"))
+        .group_by(Entry.account)
+        .alias("sums")
+    )
     total = fn.COALESCE(sums.c.total, 0)
     cached = Account.caches_balance == True  # noqa: E712 - SQL comparison
     wrong = (
@@ -187,48 +215,62 @@ def _cached_balances(report: Report, sample: int) -> Check:
         | (~cached & ((Account.balance != 0) | (Account.held != 0)))
         | Account.normal_side.not_in([DEBIT, CREDIT])
     )
-    query = (Account.select(Account.id, Account.code, Account.normal_side, Account.balance,
-                            total)
-             .join(sums, JOIN.LEFT_OUTER, on=(sums.c.account_id == Account.id))
-             .where(wrong)
-             .order_by(Account.id))
+    query = (
+        Account.select(Account.id, Account.code, Account.normal_side, Account.balance, total)
+        .join(sums, JOIN.LEFT_OUTER, on=(sums.c.account_id == Account.id))
+        .where(wrong)
+        .order_by(Account.id)
+    )
     rows, count = _offenders(query, sample)
 
     def describe(r: tuple[Any, ...]) -> str:
         expected = r[4] if r[2] == DEBIT else -r[4] if r[2] == CREDIT else None
-        return (f"account {r[0]} {r[1]} ({r[2]}-normal) caches {r[3]}, "
-                f"its entries give {expected}")
+        return f"account {r[0]} {r[1]} ({r[2]}-normal) caches {r[3]}, its entries give {expected}"
 
-    return _check("cached_balances", rows, count,
-                  "every cached balance equals the sum of its entries",
-                  "accounts' cached balances differ from their entries", describe)
+    return _check(
+        "cached_balances",
+        rows,
+        count,
+        "every cached balance equals the sum of its entries",
+        "accounts' cached balances differ from their entries",
+        describe,
+    )
 
 
 # --- (c) held amounts equal the open holds ------------------------------------------------------
 
 
 def _held_amounts(report: Report, sample: int) -> Check:
-    open_sums = (Hold.select(Hold.account.alias("account_id"), fn.SUM(Hold.amount).alias("total"))
-                 .where(Hold.status == "open")
-                 .group_by(Hold.account)
-                 .alias("open_sums"))
+    open_sums = (
+        Hold.select(Hold.account.alias("account_id"), fn.SUM(Hold.amount).alias("total"))
+        .where(Hold.status == "open")
+        .group_by(Hold.account)
+        .alias("open_sums")
+    )
     total = fn.COALESCE(open_sums.c.total, 0)
-    query = (Account.select(Account.id, Account.code, Account.held, total)
-             .join(open_sums, JOIN.LEFT_OUTER, on=(open_sums.c.account_id == Account.id))
-             .where((Account.held != total) | (Account.held < 0))
-             .order_by(Account.id))
+    query = (
+        Account.select(Account.id, Account.code, Account.held, total)
+        .join(open_sums, JOIN.LEFT_OUTER, on=(open_sums.c.account_id == Account.id))
+        .where((Account.held != total) | (Account.held < 0))
+        .order_by(Account.id)
+    )
     rows, count = _offenders(query, sample)
-    bad_holds = (Hold.select(Hold.id, Hold.amount)
-                 .where((Hold.status == "open") & (Hold.amount <= 0))
-                 .order_by(Hold.id))
+    bad_holds = (
+        Hold.select(Hold.id, Hold.amount)
+        .where((Hold.status == "open") & (Hold.amount <= 0))
+        .order_by(Hold.id)
+    )
     hold_rows, hold_count = _offenders(bad_holds, sample)
-    described = [f"account {r[0]} {r[1]} holds {r[2]}, its open holds sum to {r[3]}"
-                 for r in rows]
+    described = [f"account {r[0]} {r[1]} holds {r[2]}, its open holds sum to {r[3]}" for r in rows]
     described += [f"open hold {r[0]} has non-positive amount {r[1]}" for r in hold_rows]
-    return _check("held_amounts", [(text,) for text in described[:sample]],
-                  count + hold_count,
-                  "every account's held amount equals its open holds and is not negative",
-                  "held amounts are wrong", lambda r: str(r[0]))
+    return _check(
+        "held_amounts",
+        [(text,) for text in described[:sample]],
+        count + hold_count,
+        "every account's held amount equals its open holds and is not negative",
+        "held amounts are wrong",
+        lambda r: str(r[0]),
+    )
 
 
 # --- (d) open holds equal reserved wallet tickets --------------------------------------------
@@ -237,57 +279,85 @@ def _held_amounts(report: Report, sample: int) -> Check:
 def _holds_match_reserved_tickets(report: Report, sample: int) -> Check:
     orphan_holds = (
         Hold.select(Hold.id, Hold.reference, Hold.amount)
-        .join(Ticket, JOIN.LEFT_OUTER,
-              on=((Ticket.id == Hold.reference) & (Ticket.hold == Hold.id)
-                  & (Ticket.status == tickets.RESERVED)))
+        .join(
+            Ticket,
+            JOIN.LEFT_OUTER,
+            on=(
+                (Ticket.id == Hold.reference)
+                & (Ticket.hold == Hold.id)
+                & (Ticket.status == tickets.RESERVED)
+            ),
+        )
         .where((Hold.status == "open") & Ticket.id.is_null())
         .order_by(Hold.id)
     )
     closed_for_reserved = (
         Ticket.select(Ticket.id, Ticket.hold, Hold.status)
         .join(Hold, JOIN.LEFT_OUTER, on=(Hold.id == Ticket.hold))
-        .where((Ticket.status == tickets.RESERVED) & Ticket.hold.is_null(False)
-               & (Hold.id.is_null() | (Hold.status != "open")))
+        .where(
+            (Ticket.status == tickets.RESERVED)
+            & Ticket.hold.is_null(False)
+            & (Hold.id.is_null() | (Hold.status != "open"))
+        )
         .order_by(Ticket.id)
     )
     # a reserved ticket paid from a wallet reserves its price with a hold (betengine.place)
     unheld_wallet_tickets = (
         Ticket.select(Ticket.id, Ticket.price)
-        .where((Ticket.status == tickets.RESERVED) & Ticket.hold.is_null()
-               & Ticket.player.is_null(False) & (Ticket.price > 0)
-               & (Ticket.psp.is_null() | Ticket.psp.in_(list(WALLET_PSPS))))
+        .where(
+            (Ticket.status == tickets.RESERVED)
+            & Ticket.hold.is_null()
+            & Ticket.player.is_null(False)
+            & (Ticket.price > 0)
+            & (Ticket.psp.is_null() | Ticket.psp.in_(list(WALLET_PSPS)))
+        )
         .order_by(Ticket.id)
     )
     described: list[str] = []
     count = 0
     rows, n = _offenders(orphan_holds, sample)
     count += n
-    described += [f"open hold {r[0]} ({r[2]}) is not the hold of a reserved ticket "
-                  f"(reference {r[1] or 'none'})" for r in rows]
+    described += [
+        f"open hold {r[0]} ({r[2]}) is not the hold of a reserved ticket "
+        f"(reference {r[1] or 'none'})"
+        for r in rows
+    ]
     rows, n = _offenders(closed_for_reserved, sample)
     count += n
-    described += [f"reserved ticket {r[0]} names hold {r[1]}, which is {r[2] or 'missing'}"
-                  for r in rows]
+    described += [
+        f"reserved ticket {r[0]} names hold {r[1]}, which is {r[2] or 'missing'}" for r in rows
+    ]
     rows, n = _offenders(unheld_wallet_tickets, sample)
     count += n
     described += [f"reserved wallet ticket {r[0]} ({r[1]}) has no hold" for r in rows]
-    return _check("holds_match_reserved_tickets", [(text,) for text in described[:sample]],
-                  count, "open holds and reserved wallet tickets match one to one",
-                  "holds and reserved tickets do not match", lambda r: str(r[0]))
+    return _check(
+        "holds_match_reserved_tickets",
+        [(text,) for text in described[:sample]],
+        count,
+        "open holds and reserved wallet tickets match one to one",
+        "holds and reserved tickets do not match",
+        lambda r: str(r[0]),
+    )
 
 
 # --- (e), (f) ticket payments -------------------------------------------------------------------
 
 
 def _payments_within_payouts(report: Report, sample: int) -> Check:
-    query = (Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
-             .where((Ticket.paid_amount > Ticket.payout) | (Ticket.paid_amount < 0))
-             .order_by(Ticket.id))
+    query = (
+        Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
+        .where((Ticket.paid_amount > Ticket.payout) | (Ticket.paid_amount < 0))
+        .order_by(Ticket.id)
+    )
     rows, count = _offenders(query, sample)
-    return _check("payments_within_payouts", rows, count,
-                  "no ticket is paid more than its payout",
-                  "tickets are paid more than their payout (or a negative amount)",
-                  lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}")
+    return _check(
+        "payments_within_payouts",
+        rows,
+        count,
+        "no ticket is paid more than its payout",
+        "tickets are paid more than their payout (or a negative amount)",
+        lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}",
+    )
 
 
 def _finalised() -> Expression | None:
@@ -302,14 +372,20 @@ def _paid_tickets_fully_paid(report: Report, sample: int) -> Check:
     finalised = _finalised()
     if finalised is not None:
         short = short & ~finalised
-    query = (Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
-             .where(short)
-             .order_by(Ticket.id))
+    query = (
+        Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
+        .where(short)
+        .order_by(Ticket.id)
+    )
     rows, count = _offenders(query, sample)
-    return _check("paid_tickets_fully_paid", rows, count,
-                  "every PAID ticket is fully paid or finalised",
-                  "PAID tickets are neither fully paid nor finalised",
-                  lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}")
+    return _check(
+        "paid_tickets_fully_paid",
+        rows,
+        count,
+        "every PAID ticket is fully paid or finalised",
+        "PAID tickets are neither fully paid nor finalised",
+        lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}",
+    )
 
 
 # --- (g) floors -------------------------------------------------------------------------------
@@ -320,21 +396,34 @@ def _floors(report: Report, sample: int) -> Check:
     columns = (Account.id, Account.code, Account.balance, Account.held, Account.floor)
 
     def describe(r: tuple[Any, ...]) -> str:
-        return (f"account {r[0]} {r[1]} balance {r[2]} held {r[3]} available {r[2] - r[3]} "
-                f"below its floor {r[4]}")
+        return (
+            f"account {r[0]} {r[1]} balance {r[2]} held {r[3]} available {r[2] - r[3]} "
+            f"below its floor {r[4]}"
+        )
 
     debts, debt_count = _offenders(
-        Account.select(*columns).where(below & (Account.kind == PLAYER_WALLET))
-        .order_by(Account.id), sample)
+        Account.select(*columns)
+        .where(below & (Account.kind == PLAYER_WALLET))
+        .order_by(Account.id),
+        sample,
+    )
     report.warnings += [f"player debt: {describe(r)}" for r in debts]
     if debt_count > len(debts):
         report.warnings.append(f"player debt: and {debt_count - len(debts)} more wallets")
     rows, count = _offenders(
-        Account.select(*columns).where(below & (Account.kind != PLAYER_WALLET))
-        .order_by(Account.id), sample)
-    return _check("floors", rows, count,
-                  "no account is below its floor (player debt is a warning)",
-                  "accounts are below their floor", describe)
+        Account.select(*columns)
+        .where(below & (Account.kind != PLAYER_WALLET))
+        .order_by(Account.id),
+        sample,
+    )
+    return _check(
+        "floors",
+        rows,
+        count,
+        "no account is below its floor (player debt is a warning)",
+        "accounts are below their floor",
+        describe,
+    )
 
 
 # --- (h) reversals mirror their originals -----------------------------------------------------
@@ -344,33 +433,46 @@ def _reversals_mirror(report: Report, sample: int) -> Check:
     """Each reversal's entries are its original's negated, entry for entry: as a multiset of
     (account, currency, amount), reversal entries (+1) and negated originals (-1) cancel."""
     reversal = LedgerTxn.alias("reversal")
-    own = (Entry.select(reversal.id.alias("rid"), Entry.account.alias("account_id"),
-                        Entry.currency.alias("currency"), Entry.amount.alias("amount"),
-                        Value(1).alias("side"))
-           .join(reversal, on=(Entry.txn == reversal.id))
-           .where(reversal.reverses.is_null(False)))
-    mirrored = (Entry.select(reversal.id.alias("rid"), Entry.account.alias("account_id"),
-                             Entry.currency.alias("currency"),
-                             (Value(0) - Entry.amount).alias("amount"),
-                             Value(-1).alias("side"))
-                .join(reversal, on=(Entry.txn == reversal.reverses)))
+    own = (
+        Entry.select(
+            reversal.id.alias("rid"),
+            Entry.account.alias("account_id"),
+            Entry.currency.alias("currency"),
+            Entry.amount.alias("amount"),
+            Value(1).alias("side"),
+        )
+        .join(reversal, on=(Entry.txn == reversal.id))
+        .where(reversal.reverses.is_null(False))
+    )
+    mirrored = Entry.select(
+        reversal.id.alias("rid"),
+        Entry.account.alias("account_id"),
+        Entry.currency.alias("currency"),
+        (Value(0) - Entry.amount).alias("amount"),
+        Value(-1).alias("side"),
+    ).join(reversal, on=(Entry.txn == reversal.reverses))
     both = own.union_all(mirrored).alias("both")
     excess = fn.SUM(both.c.side)
-    query = (both.select_from(both.c.rid, both.c.account_id, both.c.currency, both.c.amount,
-                              excess)
-             .group_by(both.c.rid, both.c.account_id, both.c.currency, both.c.amount)
-             .having(excess != 0)
-             .order_by(both.c.rid, both.c.account_id))
+    query = (
+        both.select_from(both.c.rid, both.c.account_id, both.c.currency, both.c.amount, excess)
+        .group_by(both.c.rid, both.c.account_id, both.c.currency, both.c.amount)
+        .having(excess != 0)
+        .order_by(both.c.rid, both.c.account_id)
+    )
     rows, count = _offenders(query, sample)
 
     def describe(r: tuple[Any, ...]) -> str:
         side = "extra in the reversal" if r[4] > 0 else "missing from the reversal"
-        return (f"reversal txn {r[0]}: {abs(r[4])} x {r[3]:+d} {r[2]} on account {r[1]} "
-                f"{side}")
+        return f"reversal txn {r[0]}: {abs(r[4])} x {r[3]:+d} {r[2]} on account {r[1]} {side}"
 
-    return _check("reversals_mirror", rows, count,
-                  "every reversal mirrors the transaction it reverses",
-                  "reversal entries do not mirror their originals", describe)
+    return _check(
+        "reversals_mirror",
+        rows,
+        count,
+        "every reversal mirrors the transaction it reverses",
+        "reversal entries do not mirror their originals",
+        describe,
+    )
 
 
 _CHECKS: tuple[Callable[[Report, int], Check], ...] = (

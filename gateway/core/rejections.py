@@ -63,8 +63,7 @@ class Tally:
         if not self._at_exit:  # counts still in memory at exit are flushed then
             atexit.register(self._flush_at_exit)
             self._at_exit = True
-        self._thread = threading.Thread(target=self._loop, name="pamgate-rejections",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="pamgate-rejections", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -108,7 +107,8 @@ class Tally:
                             "INSERT INTO rejection_tally (partner, reason, minute, count) "
                             "VALUES (%s, %s, %s, %s) ON CONFLICT (partner, reason, minute) "
                             "DO UPDATE SET count = rejection_tally.count + excluded.count",
-                            (partner, reason, minute, count))
+                            (partner, reason, minute, count),
+                        )
             except Exception:
                 with self._lock:  # keep them for the next flush
                     self._counts.update(counts)
@@ -123,14 +123,22 @@ def summarise(now: dt.datetime, *, limit: int = 500) -> int:
     with unit_of_work(database):
         rows = fastsql.execute(
             "SELECT id, partner, reason, minute, count FROM rejection_tally "  # noqa: S608
-            f"WHERE minute < %s ORDER BY minute, id LIMIT %s{skip}", (cutoff, limit)).fetchall()
+            f"WHERE minute < %s ORDER BY minute, id LIMIT %s{skip}",
+            (cutoff, limit),
+        ).fetchall()
         for row_id, partner, reason, minute, count in rows:
             at = minute if isinstance(minute, dt.datetime) else dt.datetime.fromisoformat(minute)
-            actor = Actor("anonymous" if partner in ("unknown", "backoffice") else "partner",
-                          partner)
-            audit.append(actor, ACTIONS.get(partner, "signature_check"), now=now,
-                         result=f"rejected:{reason}", target_type="minute",
-                         target_id=at.isoformat() + "Z",
-                         details={"count": int(count), "summary": True})
+            actor = Actor(
+                "anonymous" if partner in ("unknown", "backoffice") else "partner", partner
+            )
+            audit.append(
+                actor,
+                ACTIONS.get(partner, "signature_check"),
+                now=now,
+                result=f"rejected:{reason}",
+                target_type="minute",
+                target_id=at.isoformat() + "Z",
+                details={"count": int(count), "summary": True},
+            )
             fastsql.execute("DELETE FROM rejection_tally WHERE id = %s", (row_id,))
     return len(rows)

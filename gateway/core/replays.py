@@ -57,8 +57,15 @@ class SignedRequest:
 
 
 def signed_request(
-    partner: str, signature: str, *, method: str, target: str, message: bytes,
-    now: dt.datetime, tolerance_s: int, fresh: bool = False,
+    partner: str,
+    signature: str,
+    *,
+    method: str,
+    target: str,
+    message: bytes,
+    now: dt.datetime,
+    tolerance_s: int,
+    fresh: bool = False,
 ) -> SignedRequest:
     """Describe a verified request: `target` is its path and query, `message` exactly what
     its signature covers."""
@@ -67,8 +74,14 @@ def signed_request(
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     keep = dt.timedelta(seconds=2 * tolerance_s) if tolerance_s else WINDOW_OFF_RETENTION
-    return SignedRequest(partner=partner, signature=signature[:200], method=method[:10],
-                         request_hash=digest.hexdigest(), expires_at=now + keep, fresh=fresh)
+    return SignedRequest(
+        partner=partner,
+        signature=signature[:200],
+        method=method[:10],
+        request_hash=digest.hexdigest(),
+        expires_at=now + keep,
+        fresh=fresh,
+    )
 
 
 @dataclass(frozen=True)
@@ -89,11 +102,19 @@ _RUN_FRESH = Claim(owner=False)
 
 
 def _insert(req: SignedRequest, now: dt.datetime, status: int, response: str) -> bool:
-    return fastsql.insert_ignore("signature_use", {
-        "partner": req.partner, "signature": req.signature, "method": req.method,
-        "request_hash": req.request_hash, "status_code": status, "response": response,
-        "created_at": now, "expires_at": req.expires_at,
-    })
+    return fastsql.insert_ignore(
+        "signature_use",
+        {
+            "partner": req.partner,
+            "signature": req.signature,
+            "method": req.method,
+            "request_hash": req.request_hash,
+            "status_code": status,
+            "response": response,
+            "created_at": now,
+            "expires_at": req.expires_at,
+        },
+    )
 
 
 def claim(req: SignedRequest, now: dt.datetime) -> Claim:
@@ -102,7 +123,9 @@ def claim(req: SignedRequest, now: dt.datetime) -> Claim:
         return Claim(owner=not (req.read or req.fresh))
     row = fastsql.execute(
         "SELECT method, request_hash, status_code, response, expires_at FROM signature_use "
-        "WHERE partner = %s AND signature = %s", (req.partner, req.signature)).fetchone()
+        "WHERE partner = %s AND signature = %s",
+        (req.partner, req.signature),
+    ).fetchone()
     if row is None:  # pragma: no cover - pruned between the insert and this read
         raise Reused("signature record vanished; retry with a new signature")
     method, request_hash, status, response, expires_at = row
@@ -127,8 +150,18 @@ def _take_over(req: SignedRequest, now: dt.datetime) -> bool:
         "UPDATE signature_use SET method = %s, request_hash = %s, status_code = %s, "
         "response = %s, created_at = %s, expires_at = %s "
         "WHERE partner = %s AND signature = %s AND expires_at <= %s",
-        (req.method, req.request_hash, PENDING, "null", now, req.expires_at, req.partner,
-         req.signature, now))
+        (
+            req.method,
+            req.request_hash,
+            PENDING,
+            "null",
+            now,
+            req.expires_at,
+            req.partner,
+            req.signature,
+            now,
+        ),
+    )
     return bool(cursor.rowcount == 1)
 
 
@@ -137,8 +170,13 @@ def complete(req: SignedRequest, status: int, response: Any) -> None:
     fastsql.defer(
         "UPDATE signature_use SET status_code = %s, response = %s "
         "WHERE partner = %s AND signature = %s",
-        (status, json.dumps(response, separators=(",", ":"), default=str), req.partner,
-         req.signature))
+        (
+            status,
+            json.dumps(response, separators=(",", ":"), default=str),
+            req.partner,
+            req.signature,
+        ),
+    )
 
 
 def remember(req: SignedRequest, now: dt.datetime, status: int, response: Any) -> None:

@@ -36,8 +36,9 @@ def dump(value: Any) -> str:
     if _TYPES.get(cls.__name__) is not cls:
         raise TypeError(f"{cls.__name__} is not a registered result type")
     data = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return json.dumps({"type": cls.__name__, "v": getattr(cls, "VERSION", 1), "data": data},
-                      separators=(",", ":"))
+    return json.dumps(
+        {"type": cls.__name__, "v": getattr(cls, "VERSION", 1), "data": data}, separators=(",", ":")
+    )
 
 
 def _encode(value: Any) -> Any:

@@ -61,7 +61,9 @@ class TokenService:
         anything else, a claim of the wrong type or size included (SPEC 0: never a 500)."""
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM],
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
                 options={"require": ["sub", "role", "exp", "iat"], "verify_exp": False},
             )
         except jwt.PyJWTError as exc:
@@ -124,8 +126,7 @@ def _permissions(claims: dict[str, Any]) -> frozenset[str]:
     if not isinstance(value, list) or len(value) > MAX_PERMISSIONS:
         raise InvalidToken("bad_claims")
     for item in value:
-        if (not isinstance(item, str) or not 0 < len(item) <= MAX_PERMISSION
-                or not storable(item)):
+        if not isinstance(item, str) or not 0 < len(item) <= MAX_PERMISSION or not storable(item):
             raise InvalidToken("bad_claims")
     return frozenset(value)
 
@@ -144,9 +145,13 @@ class Authenticator:
     VENTANA or VENDEDOR acts for the banca (and window) that the records say it belongs to.
     A 401 writes nothing: `on_refused(reason)` counts it (the per-minute rejection tally)."""
 
-    def __init__(self, tokens: TokenService, protocols: Protocols,
-                 resolve: Callable[[Principal], Principal] = network.resolve_principal,
-                 on_refused: Callable[[str], None] = lambda reason: None) -> None:
+    def __init__(
+        self,
+        tokens: TokenService,
+        protocols: Protocols,
+        resolve: Callable[[Principal], Principal] = network.resolve_principal,
+        on_refused: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         self._tokens = tokens
         self._protocols = protocols
         self._resolve = resolve

@@ -41,28 +41,28 @@ def _write(resp: falcon.Response, status: int, body: Mapping[str, Any]) -> None:
 
 
 def install(app: falcon.App, protocols: Protocols) -> None:
-    def protocol_error(req: falcon.Request, resp: falcon.Response, ex: ProtocolError,
-                       params: Any) -> None:
+    def protocol_error(
+        req: falcon.Request, resp: falcon.Response, ex: ProtocolError, params: Any
+    ) -> None:
         req.context.error_reason = ex.reason
         _write(resp, ex.status, ex.body)
 
-    def http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError,
-                   params: Any) -> None:
+    def http_error(
+        req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
+    ) -> None:
         status = int(ex.status_code)
         message = ex.title if status not in (404, 405, 500) else None
         _write(resp, status, protocols.body(req.path, status, message))
         for name, value in (ex.headers or {}).items():
             resp.set_header(name, value)
 
-    def core_error(req: falcon.Request, resp: falcon.Response, ex: CoreError,
-                   params: Any) -> None:
+    def core_error(req: falcon.Request, resp: falcon.Response, ex: CoreError, params: Any) -> None:
         translated = protocols.for_path(req.path).from_core(ex)
         if not isinstance(translated, ProtocolError):  # pragma: no cover - adapters' contract
             raise TypeError("from_core must return a ProtocolError")
         protocol_error(req, resp, translated, params)
 
-    def unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception,
-                   params: Any) -> None:
+    def unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
         log.error("unhandled_exception", path=req.path, method=req.method, exc_info=ex)
         _write(resp, 500, protocols.body(req.path, 500))
 

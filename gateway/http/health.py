@@ -35,8 +35,12 @@ class Ready:
             return
         if version < LATEST:
             resp.status = 503
-            resp.media = {"status": "unavailable", "database": "migrations pending",
-                          "schema_version": version, "expected_version": LATEST}
+            resp.media = {
+                "status": "unavailable",
+                "database": "migrations pending",
+                "schema_version": version,
+                "expected_version": LATEST,
+            }
             return
         resp.media = {"status": "ready", "schema_version": version}
 

@@ -33,7 +33,15 @@ class ReceiptCheck:
         except jsonbody.BadJSON:
             receipt = None
         if not isinstance(receipt, dict):
-            raise ProtocolError(400, {"success": False, "error": {
-                "code": "VALIDATION_ERROR", "message": "body must be a receipt object"}})
+            raise ProtocolError(
+                400,
+                {
+                    "success": False,
+                    "error": {
+                        "code": "VALIDATION_ERROR",
+                        "message": "body must be a receipt object",
+                    },
+                },
+            )
         valid, reason = verify_receipt(self._keys.verify_keys(), receipt)
         resp.media = {"valid": True} if valid else {"valid": False, "reason": reason}

@@ -24,24 +24,35 @@ class Metrics:
         # In multiprocess mode samples go to files; the registry here is only for naming.
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "pamgate_http_requests_total", "HTTP requests by route and status",
-            ["method", "route", "status"], registry=self.registry,
+            "pamgate_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "pamgate_http_request_duration_seconds", "HTTP request latency",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "pamgate_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.signature_failures = Counter(
-            "pamgate_signature_failures_total", "Refused partner signatures",
-            ["partner", "reason"], registry=self.registry,
+            "pamgate_signature_failures_total",
+            "Refused partner signatures",
+            ["partner", "reason"],
+            registry=self.registry,
         )
         self.idempotent_replays = Counter(
-            "pamgate_idempotent_replays_total", "Requests answered from the idempotency store",
-            ["protocol"], registry=self.registry,
+            "pamgate_idempotent_replays_total",
+            "Requests answered from the idempotency store",
+            ["protocol"],
+            registry=self.registry,
         )
         self.ledger_transactions = Counter(
-            "pamgate_ledger_transactions_total", "Ledger transactions committed",
-            ["kind"], registry=self.registry,
+            "pamgate_ledger_transactions_total",
+            "Ledger transactions committed",
+            ["kind"],
+            registry=self.registry,
         )
 
     def render(self) -> tuple[bytes, str]:
@@ -50,4 +61,3 @@ class Metrics:
             prom_multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
-

@@ -97,8 +97,11 @@ class BodyLimit:
         try:
             data = stream.read(self._max + 1)
         except (ReadTimeout, TimeoutError):
-            raise falcon.HTTPError(falcon.HTTP_408, title="Request body not received in time",
-                                   headers={"Connection": "close"}) from None
+            raise falcon.HTTPError(
+                falcon.HTTP_408,
+                title="Request body not received in time",
+                headers={"Connection": "close"},
+            ) from None
         except Exception:  # the server could not decode it (e.g. broken chunk framing)
             sock = req.env.get("gunicorn.socket")
             if hasattr(sock, "abandon"):

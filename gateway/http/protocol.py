@@ -62,7 +62,7 @@ class Protocols:
     def __init__(self, protocols: Sequence[Protocol]) -> None:
         defaults = [p for p in protocols if "" in p.prefixes]
         if len(defaults) != 1:
-            raise ValueError("exactly one protocol must be the default (prefix \"\")")
+            raise ValueError('exactly one protocol must be the default (prefix "")')
         self._default = defaults[0]
         self._all = tuple(protocols)
         routes = [(prefix, p) for p in protocols for prefix in p.prefixes if prefix]
@@ -80,13 +80,22 @@ class Protocols:
                 return protocol
         return self._default
 
-    def body(self, path: str, status: int, message: str | None = None,
-             code: str | None = None) -> dict[str, Any]:
+    def body(
+        self, path: str, status: int, message: str | None = None, code: str | None = None
+    ) -> dict[str, Any]:
         """The body of a generic error of `status` for `path`, in its family's shape."""
         default_code, default_message = GENERIC.get(status, ("ERROR", "Request failed"))
-        return dict(self.for_path(path).error_body(status, code or default_code,
-                                                   message or default_message))
+        return dict(
+            self.for_path(path).error_body(status, code or default_code, message or default_message)
+        )
 
-    def error(self, path: str, status: int, message: str | None = None, *,
-              code: str | None = None, reason: str | None = None) -> ProtocolError:
+    def error(
+        self,
+        path: str,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+    ) -> ProtocolError:
         return ProtocolError(status, self.body(path, status, message, code), reason=reason)

@@ -93,10 +93,13 @@ def _write_json_error(sock, status: int, reason: str, mesg: str) -> None:  # typ
     from gateway.http.protocol import GENERIC, Protocols
 
     message = GENERIC.get(status, (None, reason))[1]
-    body = json.dumps(Protocols(PROTOCOLS).body(_ERROR_PATH.get(), status, message),
-                      separators=(",", ":")).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    body = json.dumps(
+        Protocols(PROTOCOLS).body(_ERROR_PATH.get(), status, message), separators=(",", ":")
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     sock.sendall(head.encode("latin-1") + body)
 
 

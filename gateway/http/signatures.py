@@ -47,8 +47,14 @@ log = get_logger("pamgate.signatures")
 
 REUSED = "signature_reused"
 # When several partners were tried, the refusal names the most telling reason.
-_TELLING = (STALE_TIMESTAMP, INACTIVE_KEY, BAD_SIGNATURE, MALFORMED, MISSING_HEADER,
-            UNKNOWN_PARTNER)
+_TELLING = (
+    STALE_TIMESTAMP,
+    INACTIVE_KEY,
+    BAD_SIGNATURE,
+    MALFORMED,
+    MISSING_HEADER,
+    UNKNOWN_PARTNER,
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,11 @@ def _capture(resp: falcon.Response) -> dict[str, Any]:
     """The response as its bytes will be sent (exact decimals kept)."""
     if resp.text is not None:
         return {"text": resp.text}
-    return {"text": simplejson.dumps(resp.media, use_decimal=True, ensure_ascii=False,
-                                     separators=(",", ":"))}
+    return {
+        "text": simplejson.dumps(
+            resp.media, use_decimal=True, ensure_ascii=False, separators=(",", ":")
+        )
+    }
 
 
 def _restore(resp: falcon.Response, stored: replays.Stored) -> None:
@@ -76,17 +85,29 @@ def _restore(resp: falcon.Response, stored: replays.Stored) -> None:
 
 
 class PartnerGuard:
-    def __init__(self, partners: PartnerDirectory, clock: Clock, metrics: Metrics,
-                 tally: Tally, protocols: Protocols) -> None:
+    def __init__(
+        self,
+        partners: PartnerDirectory,
+        clock: Clock,
+        metrics: Metrics,
+        tally: Tally,
+        protocols: Protocols,
+    ) -> None:
         self._partners = partners
         self._protocols = protocols
         self._clock = clock
         self._metrics = metrics
         self._tally = tally
 
-    def handle(self, req: falcon.Request, resp: falcon.Response,
-               respond: Callable[[Partner], None], *, operator: str | None = None,
-               fresh: Callable[[], bool] = lambda: False) -> None:
+    def handle(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        respond: Callable[[Partner], None],
+        *,
+        operator: str | None = None,
+        fresh: Callable[[], bool] = lambda: False,
+    ) -> None:
         """Verify the raw bytes, then run `respond(partner)` once per signed message (see
         module doc). `operator`: the operator the request names outside its body (the
         `operator-name` header), which picks the partner; without it every partner's keys
@@ -98,8 +119,15 @@ class PartnerGuard:
         now = self._clock.now()
         target = req.path + ("?" + req.query_string if req.query_string else "")
         signed = replays.signed_request(
-            partner.id, verified.once_key, method=req.method, target=target,
-            message=verified.message, now=now, tolerance_s=partner.tolerance_s, fresh=fresh())
+            partner.id,
+            verified.once_key,
+            method=req.method,
+            target=target,
+            message=verified.message,
+            now=now,
+            tolerance_s=partner.tolerance_s,
+            fresh=fresh(),
+        )
         refusal = Refusal()
         try:
             with request_transaction() as refusal:
@@ -161,8 +189,11 @@ def _betstack(req: falcon.Request, partner: Partner, now: int) -> _Verified:
     """`timestamp` and hex HMAC `signature` headers; the once-only key is the signature."""
     signature = req.get_header(betstack.SIGNATURE_HEADER)
     match = betstack.verify(
-        partner.keys, timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
-        signature=signature, body=req.context.raw_body, now=now,
+        partner.keys,
+        timestamp=req.get_header(betstack.TIMESTAMP_HEADER),
+        signature=signature,
+        body=req.context.raw_body,
+        now=now,
         tolerance_s=partner.tolerance_s,
     )
     return _Verified(partner, (signature or "").lower(), match.message)
@@ -173,10 +204,13 @@ def _standard_webhooks(req: falcon.Request, partner: Partner, now: int) -> _Veri
     msg_id = req.get_header(standard_webhooks.ID_HEADER)
     body = req.context.raw_body
     standard_webhooks.verify(
-        partner.keys, msg_id=msg_id,
+        partner.keys,
+        msg_id=msg_id,
         timestamp=req.get_header(standard_webhooks.TIMESTAMP_HEADER),
         signature_header=req.get_header(standard_webhooks.SIGNATURE_HEADER),
-        body=body, now=now, tolerance_s=partner.tolerance_s,
+        body=body,
+        now=now,
+        tolerance_s=partner.tolerance_s,
     )
     return _Verified(partner, "id:" + (msg_id or ""), body)
 

@@ -55,8 +55,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         level = isolation_level or self._isolation_level
         statement = "BEGIN"
         if level:
-            statement += " TRANSACTION ISOLATION LEVEL " + \
-                self._adapter.isolation_level_str(level)
+            statement += " TRANSACTION ISOLATION LEVEL " + self._adapter.isolation_level_str(level)
         self._pending.statements.append(statement.encode())
         self._pending.began = True
 
@@ -111,8 +110,7 @@ SQLITE_PRAGMAS = {
 }
 
 
-def open_database(url: str, *, pool_size: int = 10,
-                  connect_timeout: int | None = None) -> Database:
+def open_database(url: str, *, pool_size: int = 10, connect_timeout: int | None = None) -> Database:
     """Build (but do not connect) the database named by `url`.
 
     `connect_timeout` (seconds, PostgreSQL only) bounds each new connection; the command
@@ -121,8 +119,13 @@ def open_database(url: str, *, pool_size: int = 10,
         path = url[len("sqlite:///") :] or ":memory:"
         if path == ":memory:":
             return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=15)
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=None,
-                                    stale_timeout=None, check_same_thread=False)
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            max_connections=None,
+            stale_timeout=None,
+            check_same_thread=False,
+        )
     parsed = urlparse(url)
     if parsed.scheme not in ("postgresql", "postgres"):
         raise ValueError(f"unsupported database url scheme {parsed.scheme!r}")
@@ -136,8 +139,12 @@ def open_database(url: str, *, pool_size: int = 10,
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     name = unquote(parsed.path.lstrip("/")) or "postgres"
     return PipelinedPostgres(
-        name, max_connections=pool_size, stale_timeout=300, timeout=10,
-        autoconnect=True, **kwargs,
+        name,
+        max_connections=pool_size,
+        stale_timeout=300,
+        timeout=10,
+        autoconnect=True,
+        **kwargs,
     )
 
 

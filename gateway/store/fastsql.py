@@ -82,8 +82,9 @@ def insert_ignore(table: str, row: Mapping[str, Any]) -> bool:
 def insert(table: str, row: Mapping[str, Any], *, returning_id: bool = False) -> int | None:
     """Insert one row; with `returning_id`, the new auto-increment id."""
     columns = tuple(row)
-    cursor = execute(_insert_sql(table, columns, 1, returning_id and is_postgres(database)),
-                     list(row.values()))
+    cursor = execute(
+        _insert_sql(table, columns, 1, returning_id and is_postgres(database)), list(row.values())
+    )
     if not returning_id:
         return None
     if is_postgres(database):
@@ -95,8 +96,9 @@ def insert_many(table: str, columns: tuple[str, ...], rows: Iterable[Sequence[An
     """Insert rows whose ids nobody needs now (deferred, see `defer`)."""
     rows = list(rows)
     if rows:
-        defer(_insert_sql(table, columns, len(rows), False),
-              [value for row in rows for value in row])
+        defer(
+            _insert_sql(table, columns, len(rows), False), [value for row in rows for value in row]
+        )
 
 
 def insert_later(table: str, row: Mapping[str, Any]) -> None:

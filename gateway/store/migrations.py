@@ -89,9 +89,11 @@ def applied_version(db: Database) -> int:
     """The highest applied migration, 0 for an empty database; raises if unreachable."""
     try:
         with db.atomic():
-            row = models.SchemaMigration.select(models.SchemaMigration.version).order_by(
-                models.SchemaMigration.version.desc()
-            ).first()
+            row = (
+                models.SchemaMigration.select(models.SchemaMigration.version)
+                .order_by(models.SchemaMigration.version.desc())
+                .first()
+            )
     except (OperationalError, ProgrammingError) as exc:
         if "schema_migration" in str(exc) or "no such table" in str(exc):
             return 0

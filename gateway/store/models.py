@@ -119,8 +119,9 @@ class LedgerTxn(BaseModel):
     id = BigAutoField()
     kind = CharField(max_length=60)
     reference = CharField(max_length=200, null=True, index=True)
-    reverses = ForeignKeyField("self", null=True, unique=True, backref="reversals",
-                               on_delete="RESTRICT")
+    reverses = ForeignKeyField(
+        "self", null=True, unique=True, backref="reversals", on_delete="RESTRICT"
+    )
     actor = CharField(max_length=120, null=True)
     request_id = CharField(max_length=64, null=True)
     memo = CharField(max_length=300, null=True)
@@ -274,8 +275,9 @@ class Settlement(BaseModel):
     generation = IntegerField()
     action = CharField(max_length=30)
     txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
-    reversed_by = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT",
-                                  backref="undone_settlements")
+    reversed_by = ForeignKeyField(
+        LedgerTxn, null=True, on_delete="RESTRICT", backref="undone_settlements"
+    )
     prev_status = CharField(max_length=12)
     prev_result = CharField(max_length=8)
     created_at = DateTimeField()

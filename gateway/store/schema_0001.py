@@ -121,10 +121,18 @@ CREATE INDEX "settlement_reversed_by_id" ON "settlement" ("reversed_by_id");
 """
 
 TYPES = {
-    "sqlite": {"ts": "DATETIME", "big": "INTEGER", "bigpk": "INTEGER NOT NULL PRIMARY KEY",
-               "bool": "INTEGER"},
-    "postgres": {"ts": "TIMESTAMP", "big": "BIGINT", "bigpk": "BIGSERIAL NOT NULL PRIMARY KEY",
-                 "bool": "BOOLEAN"},
+    "sqlite": {
+        "ts": "DATETIME",
+        "big": "INTEGER",
+        "bigpk": "INTEGER NOT NULL PRIMARY KEY",
+        "bool": "INTEGER",
+    },
+    "postgres": {
+        "ts": "TIMESTAMP",
+        "big": "BIGINT",
+        "bigpk": "BIGSERIAL NOT NULL PRIMARY KEY",
+        "bool": "BOOLEAN",
+    },
 }
 
 

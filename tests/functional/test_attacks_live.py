@@ -47,7 +47,9 @@ pytestmark = pytest.mark.slow
 ACME_SECRET = "12345ABCDE"  # the demo partner's
 BETA_SECRET = "BETA-SECRET-KEY-FOR-TESTS"
 JWT_SECRET = "live-attack-jwt-secret-with-32-characters-or-more"
-PARTNERS = (live.DEMO_PARTNERS.read_text() + """
+PARTNERS = (
+    live.DEMO_PARTNERS.read_text()
+    + """
 [[partners]]
 id = "beta-engine"
 protocol = "betstack"
@@ -67,7 +69,8 @@ tolerance_s = 300
 kid = "gamma-1"
 secret = "GAMMA-SECRET-KEY-FOR-TESTS"
 active = true
-""")
+"""
+)
 SECRETS = {"acme": ACME_SECRET, "beta": BETA_SECRET}
 TIMEOUT = 10
 INVALID_SIGNATURE = {"code": 109, "message": "Invalid signature"}
@@ -109,8 +112,13 @@ class Wire:
     # sending ---------------------------------------------------------------------------
     def send(self, req: Captured, session: requests.Session | None = None) -> requests.Response:
         sender = session or requests
-        resp = sender.request(req.method, self.base + req.path, data=req.body or None,
-                              headers=req.headers, timeout=TIMEOUT)
+        resp = sender.request(
+            req.method,
+            self.base + req.path,
+            data=req.body or None,
+            headers=req.headers,
+            timeout=TIMEOUT,
+        )
         self.check(req.method, req.path, resp.status_code, resp.content)
         return resp
 
@@ -134,54 +142,81 @@ class Wire:
             assert body["success"] is True, body
 
     # Betstack --------------------------------------------------------------------------
-    def pam_request(self, action: str, data: dict[str, Any], *, operator: str = "acme",
-                    ts: int | None = None) -> Captured:
+    def pam_request(
+        self, action: str, data: dict[str, Any], *, operator: str = "acme", ts: int | None = None
+    ) -> Captured:
         body = betstack.compact_json({"action": action, "data": {"operator": operator, **data}})
         return self.raw_pam(body, operator=operator, ts=ts)
 
-    def raw_pam(self, body: bytes, *, operator: str = "acme", ts: int | None = None,
-                header_operator: bool = True) -> Captured:
-        headers = betstack.signed_headers(SECRETS[operator], body,
-                                          timestamp=ts or int(time.time()),
-                                          operator=operator if header_operator else None)
+    def raw_pam(
+        self,
+        body: bytes,
+        *,
+        operator: str = "acme",
+        ts: int | None = None,
+        header_operator: bool = True,
+    ) -> Captured:
+        headers = betstack.signed_headers(
+            SECRETS[operator],
+            body,
+            timestamp=ts or int(time.time()),
+            operator=operator if header_operator else None,
+        )
         headers["Content-Type"] = "application/json"
         return Captured("POST", "/pam", body, headers)
 
-    def pam(self, action: str, data: dict[str, Any], *, operator: str = "acme",
-            ) -> requests.Response:
+    def pam(
+        self,
+        action: str,
+        data: dict[str, Any],
+        *,
+        operator: str = "acme",
+    ) -> requests.Response:
         return self.send(self.pam_request(action, data, operator=operator))
 
     def be_request(self, method: str, path: str, *, operator: str = "acme") -> Captured:
-        headers = betstack.signed_headers(SECRETS[operator], b"", timestamp=self.unique_ts(),
-                                          operator=operator)
+        headers = betstack.signed_headers(
+            SECRETS[operator], b"", timestamp=self.unique_ts(), operator=operator
+        )
         return Captured(method, path, b"", headers)
 
     def be(self, method: str, path: str, *, operator: str = "acme") -> requests.Response:
         return self.send(self.be_request(method, path, operator=operator))
 
     # back office -----------------------------------------------------------------------
-    def office(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-               headers: dict[str, str] | None = None) -> requests.Response:
+    def office(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         hdrs = {**self.admin, "Content-Type": "application/json", **(headers or {})}
-        resp = requests.request(method, self.base + path, data=data, headers=hdrs,
-                                timeout=TIMEOUT)
+        resp = requests.request(method, self.base + path, data=data, headers=hdrs, timeout=TIMEOUT)
         self.check(method, path, resp.status_code, resp.content)
         return resp
 
-    def new_player(self, operator: str, *, external_id: str | None = None,
-                   deposit: int = 0) -> str:
-        body: dict[str, Any] = {"operator": operator, "msisdn": "+50688887777", "lang": "es",
-                                "currency": "USD"}
+    def new_player(self, operator: str, *, external_id: str | None = None, deposit: int = 0) -> str:
+        body: dict[str, Any] = {
+            "operator": operator,
+            "msisdn": "+50688887777",
+            "lang": "es",
+            "currency": "USD",
+        }
         if external_id:
             body["externalId"] = external_id
         resp = self.office("POST", "/api/v1/players", body)
         assert resp.status_code == 201, resp.text
         pid = str(resp.json()["data"]["id"])
         if deposit:
-            resp = self.office("POST", f"/api/v1/players/{pid}/deposits",
-                               {"amount": deposit, "method": "cash",
-                                "idempotencyKey": f"seed-{uuid.uuid4()}"})
+            resp = self.office(
+                "POST",
+                f"/api/v1/players/{pid}/deposits",
+                {"amount": deposit, "method": "cash", "idempotencyKey": f"seed-{uuid.uuid4()}"},
+            )
             assert resp.status_code == 201, resp.text
         return pid
 
@@ -201,10 +236,22 @@ class Wire:
 def ticket(ticket_id: str, player: str, **overrides: Any) -> dict[str, Any]:
     """A `ticket_create` data object (without `operator`) in Betstack's money model."""
     data: dict[str, Any] = {
-        "ticket_id": ticket_id, "ticket_code": ticket_id[-6:].upper(), "player_id": player,
-        "price": 500, "stake": 444, "wht_amount": 240, "wht": 10, "ext_amount": 56,
-        "ext": 12.5, "ext_type": "inclusive", "gross_payout": 2842, "net_payout": 2602,
-        "currency": "USD", "atag": "atag_value", "rtag": None, "ticket_type": "quickbet",
+        "ticket_id": ticket_id,
+        "ticket_code": ticket_id[-6:].upper(),
+        "player_id": player,
+        "price": 500,
+        "stake": 444,
+        "wht_amount": 240,
+        "wht": 10,
+        "ext_amount": 56,
+        "ext": 12.5,
+        "ext_type": "inclusive",
+        "gross_payout": 2842,
+        "net_payout": 2602,
+        "currency": "USD",
+        "atag": "atag_value",
+        "rtag": None,
+        "ticket_type": "quickbet",
     }
     data.update(overrides)
     return data
@@ -243,16 +290,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     partners.write_text(PARTNERS)
     port = live.free_port()
     with live.database_url(tmp, "attacks") as url:
-        env = live.server_env(url, partners, port, PAMGATE_JWT_SECRET=JWT_SECRET,
-                              PAMGATE_ENV="test")
+        env = live.server_env(
+            url, partners, port, PAMGATE_JWT_SECRET=JWT_SECRET, PAMGATE_ENV="test"
+        )
         live.pamgate(env, "migrate")
-        admin = live.pamgate(env, "token", "--role", "ADMIN", "--sub", "attack-admin",
-                             "--ttl", "600").stdout.strip()
+        admin = live.pamgate(
+            env, "token", "--role", "ADMIN", "--sub", "attack-admin", "--ttl", "600"
+        ).stdout.strip()
         db = bind(open_database(url, pool_size=4))
         try:
             with live.serve(env, tmp / "serve.log") as server:
-                yield Site(server, Wire(server.base, {"Authorization": f"Bearer {admin}"}),
-                           url)
+                yield Site(server, Wire(server.base, {"Authorization": f"Bearer {admin}"}), url)
         finally:
             if hasattr(db, "close_all"):
                 db.close_all()
@@ -274,8 +322,9 @@ def test_a_captured_create_replayed_with_spaces_inside_ticket_id_debits_once(wir
     first = wire.send(captured)
     assert (first.status_code, first.content) == (200, b"")
     for variant in (b'"CAPTURED 1"', b'"C APTURED1"', b'" CAPTURED1"', b'"CAPTURED1 "'):
-        forged = Captured("POST", "/pam", captured.body.replace(b'"CAPTURED1"', variant),
-                          captured.headers)
+        forged = Captured(
+            "POST", "/pam", captured.body.replace(b'"CAPTURED1"', variant), captured.headers
+        )
         resp = wire.send(forged)
         assert (resp.status_code, resp.json()) == (403, INVALID_SIGNATURE)
     retry = wire.send(captured)  # the network retry itself: the first answer, run again
@@ -296,10 +345,12 @@ def test_non_ascii_sent_raw_or_escaped_is_one_message_and_debits_once(wire: Wire
     captured = wire.pam_request("ticket_create", ticket("CAFÉ-1", pid, atag="ñandú"))
     assert b"\\u00c9" in captured.body  # Betstack escapes non-ASCII
     assert wire.send(captured).status_code == 200
-    raw_utf8 = json.dumps(json.loads(captured.body), separators=(",", ":"),
-                          ensure_ascii=False).encode()
-    resp = wire.send(Captured("POST", "/pam", raw_utf8,
-                              {**captured.headers, "Content-Type": "application/json"}))
+    raw_utf8 = json.dumps(
+        json.loads(captured.body), separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    resp = wire.send(
+        Captured("POST", "/pam", raw_utf8, {**captured.headers, "Content-Type": "application/json"})
+    )
     assert (resp.status_code, resp.content) == (200, b"")
     assert wire.wallet(pid)[0] == Decimal("95")
 
@@ -323,14 +374,13 @@ def test_a_captured_create_fired_twenty_times_at_once_debits_once(wire: Wire):
 def test_stale_or_future_timestamps_and_a_disagreeing_operator_header_are_refused(wire: Wire):
     pid = wire.new_player("acme", deposit=100)
     for skew in (-400, 400):
-        req = wire.pam_request("ticket_create", ticket(f"STALE{skew}", pid),
-                               ts=int(time.time()) + skew)
+        req = wire.pam_request(
+            "ticket_create", ticket(f"STALE{skew}", pid), ts=int(time.time()) + skew
+        )
         resp = wire.send(req)
-        assert (resp.status_code, resp.json()) == (403, {"code": 109,
-                                                         "message": "Stale timestamp"})
+        assert (resp.status_code, resp.json()) == (403, {"code": 109, "message": "Stale timestamp"})
     req = wire.pam_request("ticket_create", ticket("WRONGHDR", pid))
-    resp = wire.send(Captured("POST", "/pam", req.body, {**req.headers,
-                                                         "operator-name": "beta"}))
+    resp = wire.send(Captured("POST", "/pam", req.body, {**req.headers, "operator-name": "beta"}))
     assert (resp.status_code, resp.json()) == (403, INVALID_SIGNATURE)
     assert wire.wallet(pid)[0] == Decimal("100")
 
@@ -407,10 +457,16 @@ def test_beta_cannot_settle_read_or_pay_acmes_tickets(wire: Wire):
     pid = wire.new_player("acme", deposit=100)
     assert wire.pam("ticket_create", ticket("ACME-T1", pid)).status_code == 200
     assert wire.pam("ticket_reserve", ticket("ACME-R1", pid)).status_code == 200
-    for action in ("ticket_win", "ticket_void", "ticket_refund", "ticket_rollback",
-                   "ticket_lost", "ticket_closed", "ticket_update"):
-        resp = wire.pam(action, {"ticket_id": "ACME-T1", "price": 0, "stake": 0},
-                        operator="beta")
+    for action in (
+        "ticket_win",
+        "ticket_void",
+        "ticket_refund",
+        "ticket_rollback",
+        "ticket_lost",
+        "ticket_closed",
+        "ticket_update",
+    ):
+        resp = wire.pam(action, {"ticket_id": "ACME-T1", "price": 0, "stake": 0}, operator="beta")
         assert resp.status_code == 400 and resp.json()["code"] == 102, (action, resp.text)
     for path in ("/be/tickets/ACME-T1", "/be/tickets/ACME-R1"):
         resp = wire.be("GET", path, operator="beta")
@@ -451,12 +507,22 @@ def test_psp_jackpot_reserve_paid_update_to_zero_then_cash_out_is_refused(wire: 
     assert wire.wallet(pid) == (Decimal("0"), Decimal("0"), Decimal("0"))
     paid = wire.be("POST", "/be/tickets/JACKPOT1/paid")
     assert paid.status_code == 200 and paid.json()["status"] == "open"
-    zero = {**data, "price": 0, "stake": 0, "ext_amount": 0, "wht_amount": 0,
-            "gross_payout": 0, "net_payout": 0}
+    zero = {
+        **data,
+        "price": 0,
+        "stake": 0,
+        "ext_amount": 0,
+        "wht_amount": 0,
+        "gross_payout": 0,
+        "net_payout": 0,
+    }
     assert wire.pam("ticket_update", zero).status_code == 200
     assert wire.wallet(pid) == (Decimal("0"), Decimal("0"), Decimal("0"))
-    resp = wire.office("POST", f"/api/v1/players/{pid}/withdrawals",
-                       {"amount": 5, "method": "cash", "idempotencyKey": "cash-out-jackpot1"})
+    resp = wire.office(
+        "POST",
+        f"/api/v1/players/{pid}/withdrawals",
+        {"amount": 5, "method": "cash", "idempotencyKey": "cash-out-jackpot1"},
+    )
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "INSUFFICIENT_FUNDS"
     assert wire.wallet(pid) == (Decimal("0"), Decimal("0"), Decimal("0"))
@@ -475,25 +541,38 @@ FLOOD_TOKENS = 50  # junk bearer tokens on the back office
 
 
 def test_a_flood_of_500_garbage_signatures_writes_no_audit_row_and_healthz_stays_fast(
-        site: Site, wire: Wire):
+    site: Site, wire: Wire
+):
     flood_started = SystemClock().now().replace(second=0, microsecond=0)
     audit_before = _audit_head()
-    body = betstack.compact_json({"action": "ticket_create",
-                                  "data": {"operator": "gamma", **ticket("FLOOD", "nobody")}})
+    body = betstack.compact_json(
+        {"action": "ticket_create", "data": {"operator": "gamma", **ticket("FLOOD", "nobody")}}
+    )
     unknown = body.replace(b'"gamma"', b'"nobody"')
 
     def request(i: int) -> Captured:
         ts = str(int(time.time()))
         if i < FLOOD_GAMMA:
-            headers = {"timestamp": ts, "signature": secrets.token_hex(32),
-                       "operator-name": "gamma", "Content-Type": "application/json"}
+            headers = {
+                "timestamp": ts,
+                "signature": secrets.token_hex(32),
+                "operator-name": "gamma",
+                "Content-Type": "application/json",
+            }
             return Captured("POST", "/pam", body, headers)
         if i < FLOOD_GAMMA + FLOOD_UNKNOWN:
-            headers = {"timestamp": ts, "signature": secrets.token_hex(32),
-                       "Content-Type": "application/json"}
+            headers = {
+                "timestamp": ts,
+                "signature": secrets.token_hex(32),
+                "Content-Type": "application/json",
+            }
             return Captured("POST", "/pam", unknown, headers)
-        return Captured("GET", "/api/v1/players/x",
-                        b"", {"Authorization": f"Bearer junk.{secrets.token_hex(8)}.x"})
+        return Captured(
+            "GET",
+            "/api/v1/players/x",
+            b"",
+            {"Authorization": f"Bearer junk.{secrets.token_hex(8)}.x"},
+        )
 
     done = threading.Event()
     latencies: list[float] = []
@@ -538,9 +617,14 @@ def test_a_flood_of_500_garbage_signatures_writes_no_audit_row_and_healthz_stays
     # every worker flushes its counts into the shared tally within a few seconds
     def tallied(partner: str, reason: str) -> int:
         with database.connection_context():
-            return sum(r.count for r in RejectionTally.select().where(
-                (RejectionTally.partner == partner) & (RejectionTally.reason == reason)
-                & (RejectionTally.minute >= flood_started)))
+            return sum(
+                r.count
+                for r in RejectionTally.select().where(
+                    (RejectionTally.partner == partner)
+                    & (RejectionTally.reason == reason)
+                    & (RejectionTally.minute >= flood_started)
+                )
+            )
 
     deadline = time.monotonic() + 15
     while tallied("gamma-engine", "bad_signature") < FLOOD_GAMMA and time.monotonic() < deadline:
@@ -553,18 +637,21 @@ def test_a_flood_of_500_garbage_signatures_writes_no_audit_row_and_healthz_stays
     assert tallied("unknown", "bad_signature") >= FLOOD_UNKNOWN  # (other tests add theirs)
     assert tallied("backoffice", "invalid_token") >= FLOOD_TOKENS  # (other tests add theirs)
     assert _audit_rows_after(audit_before) == [] or all(
-        json.loads(r.details).get("summary") for r in _audit_rows_after(audit_before))
+        json.loads(r.details).get("summary") for r in _audit_rows_after(audit_before)
+    )
 
     # once the minutes are over they become one audit row per (partner, reason, minute)
     later = SystemClock().now().replace(microsecond=0) + rejections.CLOSE_AFTER * 2
     with database.connection_context():
         rejections.summarise(later)
-    summaries = [r for r in _audit_rows_after(audit_before)
-                 if str(r.target_id) >= flood_started.isoformat()]
+    summaries = [
+        r for r in _audit_rows_after(audit_before) if str(r.target_id) >= flood_started.isoformat()
+    ]
     by_key: dict[tuple[str, str], list[int]] = {}
     for row in summaries:
         by_key.setdefault((str(row.actor_id), row.result), []).append(
-            json.loads(row.details)["count"])
+            json.loads(row.details)["count"]
+        )
     assert sum(by_key[("gamma-engine", "rejected:bad_signature")]) == FLOOD_GAMMA
     assert sum(by_key[("unknown", "rejected:bad_signature")]) >= FLOOD_UNKNOWN
     assert len(by_key[("gamma-engine", "rejected:bad_signature")]) <= 2  # one per minute
@@ -580,8 +667,9 @@ def _signed_raw(wire: Wire, body: bytes, operator: str = "acme") -> requests.Res
 def test_lone_surrogates_deep_nesting_and_nan_on_pam_are_108_and_move_nothing(wire: Wire):
     pid = wire.new_player("acme", deposit=100)
     token = wire.player_token(pid)
-    base = betstack.compact_json({"action": "ticket_create",
-                                  "data": {"operator": "acme", **ticket("BAD-1", pid)}})
+    base = betstack.compact_json(
+        {"action": "ticket_create", "data": {"operator": "acme", **ticket("BAD-1", pid)}}
+    )
     bodies = [
         base.replace(b'"BAD-1"', b'"BAD-1\\ud800"'),
         base.replace(b'"atag_value"', b'"\\udfff"'),
@@ -591,8 +679,9 @@ def test_lone_surrogates_deep_nesting_and_nan_on_pam_are_108_and_move_nothing(wi
         base.replace(b'"price":500', b'"price":NaN'),
         base.replace(b'"ext":12.5', b'"ext":Infinity'),
         base.replace(b'"wht":10', b'"wht":-Infinity'),
-        betstack.compact_json({"action": "identify", "data": {"operator": "acme",
-                                                             "token": token + "\ud800"}}),
+        betstack.compact_json(
+            {"action": "identify", "data": {"operator": "acme", "token": token + "\ud800"}}
+        ),
         b"[" * 30_000 + b"]" * 30_000,
     ]
     moved = _money_rows()
@@ -616,16 +705,27 @@ def test_lone_surrogates_deep_nesting_and_nan_on_back_office_writes_are_400(wire
         ("/api/v1/bancas", b'{"\\udc00":"x","name":"ok"}'),
         ("/api/v1/bancas", deep),
         ("/api/v1/bancas", b'{"name":"x","a":' + b'{"b":' * 1000 + b"1" + b"}" * 1001),
-        ("/api/v1/players", b'{"operator":"acme","msisdn":"+50688887777","lang":"es",'
-                            b'"currency":"USD","externalId":"\\ud83d"}'),
-        (f"/api/v1/players/{pid}/deposits",
-         b'{"amount":NaN,"method":"cash","idempotencyKey":"nan-deposit-1"}'),
-        (f"/api/v1/players/{pid}/deposits",
-         b'{"amount":Infinity,"method":"cash","idempotencyKey":"inf-deposit-1"}'),
-        (f"/api/v1/players/{pid}/withdrawals",
-         b'{"amount":1e400,"method":"cash","idempotencyKey":"big-withdrawal-1"}'),
-        (f"/api/v1/players/{pid}/withdrawals",
-         b'{"amount":1,"method":"cash","idempotencyKey":"sur\\udbff-1"}'),
+        (
+            "/api/v1/players",
+            b'{"operator":"acme","msisdn":"+50688887777","lang":"es",'
+            b'"currency":"USD","externalId":"\\ud83d"}',
+        ),
+        (
+            f"/api/v1/players/{pid}/deposits",
+            b'{"amount":NaN,"method":"cash","idempotencyKey":"nan-deposit-1"}',
+        ),
+        (
+            f"/api/v1/players/{pid}/deposits",
+            b'{"amount":Infinity,"method":"cash","idempotencyKey":"inf-deposit-1"}',
+        ),
+        (
+            f"/api/v1/players/{pid}/withdrawals",
+            b'{"amount":1e400,"method":"cash","idempotencyKey":"big-withdrawal-1"}',
+        ),
+        (
+            f"/api/v1/players/{pid}/withdrawals",
+            b'{"amount":1,"method":"cash","idempotencyKey":"sur\\udbff-1"}',
+        ),
         (f"/api/v1/players/{pid}/tokens", b"[" * 30_000 + b"]" * 30_000),
     ]
     moved = _money_rows()
@@ -643,16 +743,27 @@ def test_validly_signed_tokens_with_odd_claims_are_401(wire: Wire):
     now = int(time.time())
     good = {"sub": "x", "role": "ADMIN", "permissions": [], "iat": now, "exp": now + 600}
     odd: list[dict[str, Any]] = [
-        {"sub": 123}, {"sub": ["a"]}, {"sub": "a\ud800"}, {"sub": "x" * 5_000},
-        {"role": ["ADMIN"]}, {"role": None}, {"exp": "never"}, {"exp": 2**70},
-        {"exp": True}, {"iat": {"a": 1}}, {"permissions": "all"},
-        {"permissions": [{"a": 1}]}, {"bancaId": {"id": 1}}, {"ventanaId": "v\x00"},
+        {"sub": 123},
+        {"sub": ["a"]},
+        {"sub": "a\ud800"},
+        {"sub": "x" * 5_000},
+        {"role": ["ADMIN"]},
+        {"role": None},
+        {"exp": "never"},
+        {"exp": 2**70},
+        {"exp": True},
+        {"iat": {"a": 1}},
+        {"permissions": "all"},
+        {"permissions": [{"a": 1}]},
+        {"bancaId": {"id": 1}},
+        {"ventanaId": "v\x00"},
         {"jti": 5},
     ]
     for claims in odd:
         token = jwt.encode({**good, **claims}, JWT_SECRET, algorithm="HS256")
-        resp = wire.office("POST", "/api/v1/bancas", {"name": "Odd"},
-                           headers={"Authorization": f"Bearer {token}"})
+        resp = wire.office(
+            "POST", "/api/v1/bancas", {"name": "Odd"}, headers={"Authorization": f"Bearer {token}"}
+        )
         assert resp.status_code == 401, (claims, resp.text)
         assert resp.json()["error"]["code"] == "UNAUTHORIZED"
 
@@ -662,16 +773,25 @@ def test_validly_signed_tokens_with_odd_claims_are_401(wire: Wire):
 
 def test_nul_in_paths_and_queries_is_400_in_the_protocols_shape(wire: Wire):
     pid = wire.new_player("acme")
-    for path in ("/be/tickets/%00", "/be/tickets/T%00X", "/be/tickets?user_id=%00",
-                 "/be/tickets?status=open&skip_types=%00", "/be/tickets?%00=1"):
+    for path in (
+        "/be/tickets/%00",
+        "/be/tickets/T%00X",
+        "/be/tickets?user_id=%00",
+        "/be/tickets?status=open&skip_types=%00",
+        "/be/tickets?%00=1",
+    ):
         resp = wire.be("GET", path)
         assert resp.status_code == 400 and resp.json()["code"] == 108, (path, resp.text)
     resp = wire.be("POST", "/be/tickets/%00/paid")
     assert resp.status_code == 400 and resp.json()["code"] == 108
-    for method, path in (("GET", "/api/v1/players/%00"), ("GET", f"/api/v1/players/{pid}%00"),
-                         ("GET", "/api/v1/bancas?name=%00"), ("GET", "/api/v1/ventanas/%00"),
-                         ("POST", "/api/v1/players/%00/deposits"),
-                         ("PATCH", "/api/v1/players/%00")):
+    for method, path in (
+        ("GET", "/api/v1/players/%00"),
+        ("GET", f"/api/v1/players/{pid}%00"),
+        ("GET", "/api/v1/bancas?name=%00"),
+        ("GET", "/api/v1/ventanas/%00"),
+        ("POST", "/api/v1/players/%00/deposits"),
+        ("PATCH", "/api/v1/players/%00"),
+    ):
         resp = wire.office(method, path, raw=b'{"blocked":true}' if method == "PATCH" else None)
         assert resp.status_code == 400, (path, resp.text)
         assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
@@ -692,11 +812,15 @@ def _chunked(wire: Wire, req: Captured, chunk: int = 4096) -> tuple[int, bytes]:
     host, port = wire.base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
     try:
-        pieces = (req.body[i:i + chunk] for i in range(0, len(req.body), chunk))
+        pieces = (req.body[i : i + chunk] for i in range(0, len(req.body), chunk))
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            conn.request(req.method, req.path, body=pieces,
-                         headers={**req.headers, "Transfer-Encoding": "chunked"},
-                         encode_chunked=True)
+            conn.request(
+                req.method,
+                req.path,
+                body=pieces,
+                headers={**req.headers, "Transfer-Encoding": "chunked"},
+                encode_chunked=True,
+            )
         resp = conn.getresponse()
         status, content = resp.status, resp.read()
     finally:
@@ -707,26 +831,38 @@ def _chunked(wire: Wire, req: Captured, chunk: int = 4096) -> tuple[int, bytes]:
 
 def test_a_signed_chunked_post_is_verified_over_its_body(wire: Wire):
     pid = wire.new_player("acme", deposit=100)
-    status, content = _chunked(wire, wire.pam_request("ticket_create", ticket("CHUNK1", pid)),
-                               chunk=37)
+    status, content = _chunked(
+        wire, wire.pam_request("ticket_create", ticket("CHUNK1", pid)), chunk=37
+    )
     assert (status, content) == (200, b"")
     assert wire.wallet(pid)[0] == Decimal("95")
-    banca = Captured("POST", "/api/v1/bancas", b'{"name":"Chunked Banca"}',
-                     {**wire.admin, "Content-Type": "application/json"})
+    banca = Captured(
+        "POST",
+        "/api/v1/bancas",
+        b'{"name":"Chunked Banca"}',
+        {**wire.admin, "Content-Type": "application/json"},
+    )
     status, content = _chunked(wire, banca, chunk=5)
     assert status == 201 and json.loads(content)["data"]["name"] == "Chunked Banca"
 
 
 def test_a_chunked_body_over_64_kib_is_413(wire: Wire):
     pid = wire.new_player("acme", deposit=100)
-    body = betstack.compact_json({"action": "ticket_create", "data": {
-        "operator": "acme", **ticket("CHUNKBIG", pid), "pad": "x" * 70_000}})
+    body = betstack.compact_json(
+        {
+            "action": "ticket_create",
+            "data": {"operator": "acme", **ticket("CHUNKBIG", pid), "pad": "x" * 70_000},
+        }
+    )
     status, content = _chunked(wire, wire.raw_pam(body))
     assert status == 413
     assert json.loads(content) == {"code": 108, "message": "Request body exceeds the size limit"}
-    banca = Captured("POST", "/api/v1/bancas",
-                     b'{"name":"' + b"x" * 70_000 + b'"}',
-                     {**wire.admin, "Content-Type": "application/json"})
+    banca = Captured(
+        "POST",
+        "/api/v1/bancas",
+        b'{"name":"' + b"x" * 70_000 + b'"}',
+        {**wire.admin, "Content-Type": "application/json"},
+    )
     status, content = _chunked(wire, banca)
     assert status == 413 and json.loads(content)["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert wire.wallet(pid)[0] == Decimal("100")
@@ -737,8 +873,13 @@ def test_a_chunked_body_over_64_kib_is_413(wire: Wire):
 
 
 def test_twenty_concurrent_creates_of_one_external_id_are_one_201_and_nineteen_409s(wire: Wire):
-    body = {"operator": "acme", "externalId": "RACE-LIVE", "msisdn": "+50688887777",
-            "lang": "es", "currency": "USD"}
+    body = {
+        "operator": "acme",
+        "externalId": "RACE-LIVE",
+        "msisdn": "+50688887777",
+        "lang": "es",
+        "currency": "USD",
+    }
     barrier = threading.Barrier(20)
 
     def create(_: int) -> int:
@@ -782,23 +923,28 @@ MALFORMED_CHUNKS = {
 @pytest.mark.parametrize("kind", sorted(MALFORMED_CHUNKS))
 def test_a_malformed_chunked_body_is_400_not_500(wire: Wire, path: str, kind: str):
     """(Answered 500 `internal_error` until 37e7093.)"""
-    head = (f"POST {path} HTTP/1.1\r\nHost: pamgate\r\nTransfer-Encoding: chunked\r\n"
-            f"Content-Type: application/json\r\nX-Request-Id: malformed-{kind}\r\n"
-            f"Authorization: {wire.admin['Authorization']}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: pamgate\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: application/json\r\nX-Request-Id: malformed-{kind}\r\n"
+        f"Authorization: {wire.admin['Authorization']}\r\nConnection: close\r\n\r\n"
+    )
     status, _, body = _raw_http(wire, head.encode() + MALFORMED_CHUNKS[kind])
     wire.check("POST", path, status, body)
     assert status == 400, (status, body)
     answer = json.loads(body)
-    assert answer["code"] == 108 if path == "/pam" else answer["error"]["code"] == (
-        "VALIDATION_ERROR")
+    assert (
+        answer["code"] == 108 if path == "/pam" else answer["error"]["code"] == ("VALIDATION_ERROR")
+    )
 
 
 PARSE_ERRORS = {
     "uri-too-long": b"GET /be/tickets/" + b"a" * 5000 + b" HTTP/1.1\r\nHost: p\r\n\r\n",
-    "header-too-large": (b"GET /api/v1/bancas HTTP/1.1\r\nHost: p\r\nX-Pad: "
-                         + b"a" * 9000 + b"\r\n\r\n"),
-    "bad-content-length": (b"POST /api/v1/bancas HTTP/1.1\r\nHost: p\r\n"
-                           b"Content-Length: abc\r\n\r\n"),
+    "header-too-large": (
+        b"GET /api/v1/bancas HTTP/1.1\r\nHost: p\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"
+    ),
+    "bad-content-length": (
+        b"POST /api/v1/bancas HTTP/1.1\r\nHost: p\r\nContent-Length: abc\r\n\r\n"
+    ),
 }
 
 

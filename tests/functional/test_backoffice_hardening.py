@@ -49,15 +49,31 @@ def _admin(app: Any) -> dict[str, str]:
 def _raw_token(clock: Any, **claims: Any) -> str:
     """A validly signed HS256 token with exactly these claims over sane defaults."""
     now = unix(clock.now())
-    body: dict[str, Any] = {"sub": "svc-1", "role": ADMIN, "permissions": [], "iat": now,
-                            "exp": now + 600, "jti": "j-1"}
+    body: dict[str, Any] = {
+        "sub": "svc-1",
+        "role": ADMIN,
+        "permissions": [],
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j-1",
+    }
     body.update(claims)
     return jwt.encode(body, JWT_SECRET, algorithm="HS256")
 
 
 def _counts() -> tuple[int, ...]:
-    return tuple(model.select().count() for model in (
-        AuditRecord, Banca, Ventana, Player, PlayerToken, LedgerTxn, IdempotencyRecord))
+    return tuple(
+        model.select().count()
+        for model in (
+            AuditRecord,
+            Banca,
+            Ventana,
+            Player,
+            PlayerToken,
+            LedgerTxn,
+            IdempotencyRecord,
+        )
+    )
 
 
 def _assert_backoffice_error(resp: Any, status: int, code: str) -> dict[str, Any]:
@@ -76,14 +92,27 @@ def _two_bancas(clock: Any) -> dict[str, str]:
     banca_a, ventana_a1 = f.banca_and_ventana(clock)
     from gateway.core import network
 
-    ventana_a2 = network.create_ventana(f.ctx(clock), f.ADMIN_USER, network.NewVentana(
-        banca_id=banca_a, name="Ventana A2", commission_bps=0)).result.id
-    seller = network.create_vendedor(f.ctx(clock), f.ADMIN_USER, network.NewVendedor(
-        ventana_id=ventana_a1, name="Ana", commission_bps=0)).result.id
+    ventana_a2 = network.create_ventana(
+        f.ctx(clock),
+        f.ADMIN_USER,
+        network.NewVentana(banca_id=banca_a, name="Ventana A2", commission_bps=0),
+    ).result.id
+    seller = network.create_vendedor(
+        f.ctx(clock),
+        f.ADMIN_USER,
+        network.NewVendedor(ventana_id=ventana_a1, name="Ana", commission_bps=0),
+    ).result.id
     banca_b, ventana_b1 = f.banca_and_ventana(clock)
     player_a2 = f.player(clock, ventana_id=ventana_a2)
-    return {"banca_a": banca_a, "a1": ventana_a1, "a2": ventana_a2, "seller": seller,
-            "banca_b": banca_b, "b1": ventana_b1, "player_a2": player_a2}
+    return {
+        "banca_a": banca_a,
+        "a1": ventana_a1,
+        "a2": ventana_a2,
+        "seller": seller,
+        "banca_b": banca_b,
+        "b1": ventana_b1,
+        "player_a2": player_a2,
+    }
 
 
 # --- 1. validly signed tokens with odd claims: 401, never 500 ---------------------------------
@@ -126,12 +155,12 @@ def test_a_signed_token_with_odd_claims_is_401_on_a_read(client, clock, claims):
 
 
 @pytest.mark.parametrize("claims", ODD_CLAIMS)
-def test_a_signed_token_with_odd_claims_is_401_on_a_write_and_writes_nothing(
-        client, clock, claims):
+def test_a_signed_token_with_odd_claims_is_401_on_a_write_and_writes_nothing(client, clock, claims):
     player_id = f.player(clock)
     before = _counts()
-    resp = client.simulate_post(f"/api/v1/players/{player_id}/tokens",
-                                headers=_bearer(_raw_token(clock, **claims)))
+    resp = client.simulate_post(
+        f"/api/v1/players/{player_id}/tokens", headers=_bearer(_raw_token(clock, **claims))
+    )
     _assert_backoffice_error(resp, 401, "UNAUTHORIZED")
     assert _counts() == before
 
@@ -140,9 +169,11 @@ def test_a_300_character_sub_in_the_cookie_is_401_and_writes_nothing(client, clo
     player_id = f.player(clock)
     before = _counts()
     token = _raw_token(clock, sub="s" * 300)
-    resp = client.simulate_post(f"/api/v1/players/{player_id}/deposits",
-                                json={"amount": 10, "idempotencyKey": "key-00001"},
-                                headers={"Cookie": f"accessToken={token}"})
+    resp = client.simulate_post(
+        f"/api/v1/players/{player_id}/deposits",
+        json={"amount": 10, "idempotencyKey": "key-00001"},
+        headers={"Cookie": f"accessToken={token}"},
+    )
     _assert_backoffice_error(resp, 401, "UNAUTHORIZED")
     assert _counts() == before
 
@@ -150,8 +181,9 @@ def test_a_300_character_sub_in_the_cookie_is_401_and_writes_nothing(client, clo
 def test_a_100_character_sub_is_accepted_and_recorded(client, app, clock):
     """The limit is the column's: a sub of 100 characters works end to end."""
     player_id = f.player(clock)
-    resp = client.simulate_post(f"/api/v1/players/{player_id}/tokens",
-                                headers=_bearer(_raw_token(clock, sub="s" * 100)))
+    resp = client.simulate_post(
+        f"/api/v1/players/{player_id}/tokens", headers=_bearer(_raw_token(clock, sub="s" * 100))
+    )
     assert resp.status_code == 201, resp.text
     assert PlayerToken.get(PlayerToken.player == player_id).created_by == "s" * 100
 
@@ -161,8 +193,9 @@ def test_a_100_character_sub_is_accepted_and_recorded(client, app, clock):
 
 def test_a_ventana_token_acts_for_the_banca_that_owns_its_ventana(client, app, clock):
     ids = _two_bancas(clock)
-    lying = _mint(app, Principal(user_id="v-1", role=VENTANA, banca_id=ids["banca_b"],
-                                 ventana_id=ids["a1"]))
+    lying = _mint(
+        app, Principal(user_id="v-1", role=VENTANA, banca_id=ids["banca_b"], ventana_id=ids["a1"])
+    )
     resp = client.simulate_get(f"/api/v1/bancas/{ids['banca_b']}", headers=lying)
     _assert_backoffice_error(resp, 403, "FORBIDDEN")
     listed = client.simulate_get("/api/v1/bancas", headers=lying)
@@ -176,8 +209,16 @@ def test_a_ventana_token_acts_for_the_banca_that_owns_its_ventana(client, app, c
 def test_a_vendedor_token_acts_for_its_sellers_window(client, app, clock):
     """A VENDEDOR whose token claims another window (and banca) sees only its own."""
     ids = _two_bancas(clock)
-    lying = _mint(app, Principal(user_id="s-1", role=VENDEDOR, banca_id=ids["banca_b"],
-                                 ventana_id=ids["a2"], vendedor_id=ids["seller"]))
+    lying = _mint(
+        app,
+        Principal(
+            user_id="s-1",
+            role=VENDEDOR,
+            banca_id=ids["banca_b"],
+            ventana_id=ids["a2"],
+            vendedor_id=ids["seller"],
+        ),
+    )
     ventanas = client.simulate_get("/api/v1/ventanas", headers=lying)
     assert ventanas.status_code == 200, ventanas.text
     assert [v["id"] for v in ventanas.json["data"]] == [ids["a1"]]
@@ -211,10 +252,12 @@ def test_a_token_whose_ids_name_nothing_is_403(client, app, clock, role, overrid
 
 def test_a_ventana_token_naming_a_seller_of_another_window_is_403(client, app, clock):
     ids = _two_bancas(clock)
-    headers = _mint(app, Principal(user_id="v-1", role=VENTANA, ventana_id=ids["a2"],
-                                   vendedor_id=ids["seller"]))
-    _assert_backoffice_error(client.simulate_get("/api/v1/ventanas", headers=headers),
-                             403, "FORBIDDEN")
+    headers = _mint(
+        app, Principal(user_id="v-1", role=VENTANA, ventana_id=ids["a2"], vendedor_id=ids["seller"])
+    )
+    _assert_backoffice_error(
+        client.simulate_get("/api/v1/ventanas", headers=headers), 403, "FORBIDDEN"
+    )
 
 
 def test_a_token_whose_ids_name_nothing_writes_nothing(client, app, clock):
@@ -223,8 +266,11 @@ def test_a_token_whose_ids_name_nothing_writes_nothing(client, app, clock):
     headers = _mint(app, Principal(user_id="v-1", role=VENTANA, ventana_id="gone"))
     resp = client.simulate_post(f"/api/v1/players/{ids['player_a2']}/tokens", headers=headers)
     _assert_backoffice_error(resp, 403, "FORBIDDEN")
-    resp = client.simulate_post(f"/api/v1/players/{ids['player_a2']}/deposits", headers=headers,
-                                json={"amount": 10, "idempotencyKey": "key-00001"})
+    resp = client.simulate_post(
+        f"/api/v1/players/{ids['player_a2']}/deposits",
+        headers=headers,
+        json={"amount": 10, "idempotencyKey": "key-00001"},
+    )
     _assert_backoffice_error(resp, 403, "FORBIDDEN")
     admin = _mint(app, Principal(user_id="a-1", role=ADMIN, banca_id="gone"))
     resp = client.simulate_post("/api/v1/bancas", headers=admin, json={"name": "X"})
@@ -234,8 +280,9 @@ def test_a_token_whose_ids_name_nothing_writes_nothing(client, app, clock):
 
 def test_a_ventana_token_with_a_true_claim_still_works(client, app, clock):
     ids = _two_bancas(clock)
-    headers = _mint(app, Principal(user_id="v-1", role=VENTANA, banca_id=ids["banca_a"],
-                                   ventana_id=ids["a2"]))
+    headers = _mint(
+        app, Principal(user_id="v-1", role=VENTANA, banca_id=ids["banca_a"], ventana_id=ids["a2"])
+    )
     resp = client.simulate_post(f"/api/v1/players/{ids['player_a2']}/tokens", headers=headers)
     assert resp.status_code == 201, resp.text
 
@@ -243,14 +290,27 @@ def test_a_ventana_token_with_a_true_claim_still_works(client, app, clock):
 # --- 3. msisdn must fully match \+[1-9]\d{7,14} ----------------------------------------------
 
 
-@pytest.mark.parametrize("msisdn", [
-    "+50688887777\n", "+50688887777\r\n", "\n+50688887777", "50688887777", "+05068888777",
-    "+1234567", "+1234567890123456", "+5068888777\u0667", "+50688 887777",
-])
+@pytest.mark.parametrize(
+    "msisdn",
+    [
+        "+50688887777\n",
+        "+50688887777\r\n",
+        "\n+50688887777",
+        "50688887777",
+        "+05068888777",
+        "+1234567",
+        "+1234567890123456",
+        "+5068888777\u0667",
+        "+50688 887777",
+    ],
+)
 def test_an_msisdn_that_does_not_fully_match_is_a_validation_error(client, app, msisdn):
     before = _counts()
-    resp = client.simulate_post("/api/v1/players", headers=_admin(app),
-                                json={"msisdn": msisdn, "lang": "es", "currency": "CRC"})
+    resp = client.simulate_post(
+        "/api/v1/players",
+        headers=_admin(app),
+        json={"msisdn": msisdn, "lang": "es", "currency": "CRC"},
+    )
     error = _assert_backoffice_error(resp, 400, "VALIDATION_ERROR")
     assert set(error["details"]) == {"msisdn"}
     assert _counts() == before
@@ -258,8 +318,11 @@ def test_an_msisdn_that_does_not_fully_match_is_a_validation_error(client, app, 
 
 @pytest.mark.parametrize("msisdn", ["+50688887777", "+12345678", "+123456789012345"])
 def test_a_full_e164_msisdn_is_accepted(client, app, msisdn):
-    resp = client.simulate_post("/api/v1/players", headers=_admin(app),
-                                json={"msisdn": msisdn, "lang": "es", "currency": "CRC"})
+    resp = client.simulate_post(
+        "/api/v1/players",
+        headers=_admin(app),
+        json={"msisdn": msisdn, "lang": "es", "currency": "CRC"},
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json["data"]["msisdn"] == msisdn
 
@@ -294,11 +357,17 @@ def test_nul_in_a_backoffice_path_or_query_is_400(client, app, method, path):
     assert _counts() == before
 
 
-@pytest.mark.parametrize("path", [
-    "/be/tickets/%00", "/be/tickets/%00/paid", "/be/tickets?user_id=%00",
-    "/be/tickets?skip_types=%00", "/be/tickets?skip_types=a,%00&limit=3",
-    "/be/tickets?status=%00",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/be/tickets/%00",
+        "/be/tickets/%00/paid",
+        "/be/tickets?user_id=%00",
+        "/be/tickets?skip_types=%00",
+        "/be/tickets?skip_types=a,%00&limit=3",
+        "/be/tickets?status=%00",
+    ],
+)
 def test_nul_in_a_betstack_path_or_query_is_108(client, clock, path):
     before = _counts()
     method = "POST" if path.endswith("/paid") else "GET"
@@ -313,16 +382,23 @@ def test_a_lone_surrogate_in_the_path_or_query_is_refused_before_routing():
     """A WSGI server may hand falcon a path or query value holding a lone surrogate; the
     guard refuses it (falcon's own test client cannot build such a request)."""
     guard = InputGuard(Protocols(PROTOCOLS))
-    for path, params in (("/api/v1/players/\ud800", {}),
-                         ("/api/v1/players/x", {"q": "\udfff"}),
-                         ("/api/v1/players/x", {"q": ["ok", "a\ud800"]}),
-                         ("/be/tickets/\ud800", {})):
+    for path, params in (
+        ("/api/v1/players/\ud800", {}),
+        ("/api/v1/players/x", {"q": "\udfff"}),
+        ("/api/v1/players/x", {"q": ["ok", "a\ud800"]}),
+        ("/be/tickets/\ud800", {}),
+    ):
         with pytest.raises(ProtocolError) as caught:
             guard.process_request(SimpleNamespace(path=path, params=params), None)  # type: ignore[arg-type]
         assert caught.value.status == 400
     assert caught.value.body == {"code": 108, "message": caught.value.body["message"]}
-    guard.process_request(SimpleNamespace(path="/api/v1/players/\u00e9\U0001f600",  # type: ignore[arg-type]
-                                          params={"q": "\u00e9"}), None)
+    guard.process_request(
+        SimpleNamespace(
+            path="/api/v1/players/\u00e9\U0001f600",  # type: ignore[arg-type]
+            params={"q": "\u00e9"},
+        ),
+        None,
+    )
 
 
 def test_invalid_utf8_in_a_path_is_not_a_500(client, app):
@@ -335,16 +411,22 @@ def test_invalid_utf8_in_a_path_is_not_a_500(client, app):
 # --- 5. lone surrogates in back-office text: 400, never 500 ----------------------------------
 
 
-@pytest.mark.parametrize(("path", "raw"), [
-    ("/api/v1/bancas", '{"name":"Banca \\ud800"}'),
-    ("/api/v1/bancas", '{"name":"\\udfff"}'),
-    ("/api/v1/players", '{"msisdn":"+50688887777","lang":"es","currency":"CRC",'
-                        '"externalId":"ext-\\ud83d"}'),
-])
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/api/v1/bancas", '{"name":"Banca \\ud800"}'),
+        ("/api/v1/bancas", '{"name":"\\udfff"}'),
+        (
+            "/api/v1/players",
+            '{"msisdn":"+50688887777","lang":"es","currency":"CRC","externalId":"ext-\\ud83d"}',
+        ),
+    ],
+)
 def test_a_lone_surrogate_in_a_backoffice_write_is_a_validation_error(client, app, path, raw):
     before = _counts()
-    resp = client.simulate_post(path, headers={**_admin(app), "Content-Type": "application/json"},
-                                body=raw)
+    resp = client.simulate_post(
+        path, headers={**_admin(app), "Content-Type": "application/json"}, body=raw
+    )
     error = _assert_backoffice_error(resp, 400, "VALIDATION_ERROR")
     (field,) = error["details"]
     assert error["details"][field] == ["Must not contain unpaired surrogate characters."]
@@ -352,9 +434,11 @@ def test_a_lone_surrogate_in_a_backoffice_write_is_a_validation_error(client, ap
 
 
 def test_a_surrogate_pair_is_ordinary_text(client, app):
-    resp = client.simulate_post("/api/v1/bancas",
-                                headers={**_admin(app), "Content-Type": "application/json"},
-                                body='{"name":"Banca \\ud83d\\ude00"}')
+    resp = client.simulate_post(
+        "/api/v1/bancas",
+        headers={**_admin(app), "Content-Type": "application/json"},
+        body='{"name":"Banca \\ud83d\\ude00"}',
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json["data"]["name"] == "Banca \U0001f600"
 

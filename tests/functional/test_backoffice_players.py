@@ -32,8 +32,7 @@ def _post(client: Any, headers: dict[str, str], path: str, body: dict[str, Any] 
     return client.simulate_post(path, json=body, headers=headers)
 
 
-def _new_player(client: Any, app: Any, currency: str = "CRC",
-                ventana_id: str | None = None) -> str:
+def _new_player(client: Any, app: Any, currency: str = "CRC", ventana_id: str | None = None) -> str:
     body: dict[str, Any] = {"msisdn": "+50688887777", "lang": "es", "currency": currency}
     if ventana_id:
         body["ventanaId"] = ventana_id
@@ -50,20 +49,42 @@ def _wallet(client: Any, app: Any, player_id: str) -> dict[str, Any]:
 
 def test_admin_creates_a_player_with_an_empty_wallet(client, app, clock):
     _, ventana = f.banca_and_ventana(clock)
-    resp = _post(client, _admin(app), "/api/v1/players",
-                 {"externalId": "ext-77", "msisdn": "+50688887777", "lang": "en",
-                  "currency": "EUR", "ventanaId": ventana})
+    resp = _post(
+        client,
+        _admin(app),
+        "/api/v1/players",
+        {
+            "externalId": "ext-77",
+            "msisdn": "+50688887777",
+            "lang": "en",
+            "currency": "EUR",
+            "ventanaId": ventana,
+        },
+    )
     assert resp.status_code == 201, resp.text
     player = resp.json["data"]
-    assert player == {"id": player["id"], "operator": "acme", "externalId": "ext-77",
-                      "msisdn": "+50688887777",
-                      "lang": "en", "currency": "EUR", "blocked": False, "ventanaId": ventana,
-                      "balance": 0, "available": 0, "held": 0}
+    assert player == {
+        "id": player["id"],
+        "operator": "acme",
+        "externalId": "ext-77",
+        "msisdn": "+50688887777",
+        "lang": "en",
+        "currency": "EUR",
+        "blocked": False,
+        "ventanaId": ventana,
+        "balance": 0,
+        "available": 0,
+        "held": 0,
+    }
 
 
 def test_player_fields_are_validated(client, app):
-    resp = _post(client, _admin(app), "/api/v1/players",
-                 {"msisdn": "call me", "lang": "fr", "currency": "XYZ", "nickname": "x"})
+    resp = _post(
+        client,
+        _admin(app),
+        "/api/v1/players",
+        {"msisdn": "call me", "lang": "fr", "currency": "XYZ", "nickname": "x"},
+    )
     assert resp.status_code == 400
     assert resp.json["error"]["code"] == "VALIDATION_ERROR"
     assert set(resp.json["error"]["details"]) == {"msisdn", "lang", "currency", "nickname"}
@@ -78,7 +99,11 @@ def test_a_deposit_funds_the_wallet_and_a_replay_is_cached(client, app):
     assert first.json["success"] is True and "meta" not in first.json
     deposit = first.json["data"]
     assert (deposit["type"], deposit["amount"], deposit["currency"], deposit["method"]) == (
-        "deposit", 50000, "CRC", "cash")
+        "deposit",
+        50000,
+        "CRC",
+        "cash",
+    )
     wallet = _wallet(client, app, pid)
     assert (wallet["balance"], wallet["available"], wallet["held"]) == (50000, 50000, 0)
 
@@ -87,8 +112,7 @@ def test_a_deposit_funds_the_wallet_and_a_replay_is_cached(client, app):
     assert replay.json == {"success": True, "data": deposit, "meta": {"cached": True}}
     assert _wallet(client, app, pid)["balance"] == 50000
 
-    other = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                  {**body, "amount": 60000})
+    other = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits", {**body, "amount": 60000})
     assert other.status_code == 409
     assert other.json["success"] is False
     assert other.json["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
@@ -97,36 +121,57 @@ def test_a_deposit_funds_the_wallet_and_a_replay_is_cached(client, app):
 
 def test_the_method_defaults_to_cash_and_must_be_known(client, app):
     pid = _new_player(client, app, "USD")
-    resp = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                 {"amount": 10, "idempotencyKey": "dep-default"})
+    resp = _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 10, "idempotencyKey": "dep-default"},
+    )
     assert resp.status_code == 201
     assert resp.json["data"]["method"] == "cash"
-    resp = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                 {"amount": 10, "idempotencyKey": "dep-bitcoin", "method": "barter"})
+    resp = _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 10, "idempotencyKey": "dep-bitcoin", "method": "barter"},
+    )
     assert resp.status_code == 400
     assert "method" in resp.json["error"]["details"]
 
 
 def test_a_withdrawal_beyond_available_is_refused_and_writes_nothing(client, app):
     pid = _new_player(client, app, "USD")
-    _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-          {"amount": 100, "idempotencyKey": "dep-usd-100"})
+    _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 100, "idempotencyKey": "dep-usd-100"},
+    )
     txns = LedgerTxn.select().count()
     keys = IdempotencyRecord.select().count()
 
-    resp = _post(client, _admin(app), f"/api/v1/players/{pid}/withdrawals",
-                 '{"amount": 100.01, "idempotencyKey": "wd-usd-0001"}')
+    resp = _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/withdrawals",
+        '{"amount": 100.01, "idempotencyKey": "wd-usd-0001"}',
+    )
     assert resp.status_code == 400
     assert resp.json["success"] is False
     assert resp.json["error"]["code"] == "INSUFFICIENT_FUNDS"
     assert _wallet(client, app, pid)["balance"] == 100
     assert (LedgerTxn.select().count(), IdempotencyRecord.select().count()) == (txns, keys)
-    assert AuditRecord.select().where(
-        AuditRecord.result == "rejected:insufficient_funds").count() == 1
+    assert (
+        AuditRecord.select().where(AuditRecord.result == "rejected:insufficient_funds").count() == 1
+    )
 
     # Nothing was stored under the key: the same key works for an amount that fits.
-    resp = _post(client, _admin(app), f"/api/v1/players/{pid}/withdrawals",
-                 '{"amount": 40.25, "idempotencyKey": "wd-usd-0001"}')
+    resp = _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/withdrawals",
+        '{"amount": 40.25, "idempotencyKey": "wd-usd-0001"}',
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json["data"]["amount"] == 40.25
     wallet = _wallet(client, app, pid)
@@ -135,15 +180,23 @@ def test_a_withdrawal_beyond_available_is_refused_and_writes_nothing(client, app
 
 def test_more_decimals_than_the_currency_has_is_a_validation_error(client, app):
     pid = _new_player(client, app, "EUR")
-    resp = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                 '{"amount": 45.505, "idempotencyKey": "dep-eur-0001"}')
+    resp = _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/deposits",
+        '{"amount": 45.505, "idempotencyKey": "dep-eur-0001"}',
+    )
     assert resp.status_code == 400
     assert resp.json["error"]["code"] == "VALIDATION_ERROR"
     assert "amount" in resp.json["error"]["details"]
     assert _wallet(client, app, pid)["balance"] == 0
 
-    resp = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                 '{"amount": 45.50, "idempotencyKey": "dep-eur-0001"}')
+    resp = _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/deposits",
+        '{"amount": 45.50, "idempotencyKey": "dep-eur-0001"}',
+    )
     assert resp.status_code == 201, resp.text
     assert _wallet(client, app, pid)["balance"] == 45.5
 
@@ -151,8 +204,12 @@ def test_more_decimals_than_the_currency_has_is_a_validation_error(client, app):
 def test_amounts_must_be_positive_numbers(client, app):
     pid = _new_player(client, app, "USD")
     for raw in ('"10.00"', "0", "-5", "true", "NaN", "1e400"):
-        resp = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                     f'{{"amount": {raw}, "idempotencyKey": "dep-bad-amount"}}')
+        resp = _post(
+            client,
+            _admin(app),
+            f"/api/v1/players/{pid}/deposits",
+            f'{{"amount": {raw}, "idempotencyKey": "dep-bad-amount"}}',
+        )
         assert resp.status_code == 400, raw
         assert resp.json["error"]["code"] == "VALIDATION_ERROR", raw
     assert _wallet(client, app, pid)["balance"] == 0
@@ -161,22 +218,42 @@ def test_amounts_must_be_positive_numbers(client, app):
 def test_the_idempotency_key_must_be_8_to_100_characters(client, app):
     pid = _new_player(client, app, "USD")
     for key in ("short", "k" * 101):
-        resp = _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-                     {"amount": 5, "idempotencyKey": key})
+        resp = _post(
+            client,
+            _admin(app),
+            f"/api/v1/players/{pid}/deposits",
+            {"amount": 5, "idempotencyKey": key},
+        )
         assert resp.status_code == 400
         assert "idempotencyKey" in resp.json["error"]["details"]
 
 
 def test_a_vendedor_deposits_at_its_own_window(client, app, clock):
     banca, ventana = f.banca_and_ventana(clock)
-    seller = _post(client, _admin(app), "/api/v1/vendedores",
-                   {"ventanaId": ventana, "name": "Ana", "commissionBps": 100}).json["data"]
+    seller = _post(
+        client,
+        _admin(app),
+        "/api/v1/vendedores",
+        {"ventanaId": ventana, "name": "Ana", "commissionBps": 100},
+    ).json["data"]
     pid = _new_player(client, app, "CRC", ventana_id=ventana)
-    vendedor = _auth(app, Principal(user_id="seller-1", role=VENDEDOR, banca_id=banca,
-                                    ventana_id=ventana, vendedor_id=seller["id"]))
+    vendedor = _auth(
+        app,
+        Principal(
+            user_id="seller-1",
+            role=VENDEDOR,
+            banca_id=banca,
+            ventana_id=ventana,
+            vendedor_id=seller["id"],
+        ),
+    )
 
-    resp = _post(client, vendedor, f"/api/v1/players/{pid}/deposits",
-                 {"amount": 2500, "idempotencyKey": "vend-dep-0001"})
+    resp = _post(
+        client,
+        vendedor,
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 2500, "idempotencyKey": "vend-dep-0001"},
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json["data"]["ventanaId"] == ventana
     assert _wallet(client, app, pid)["balance"] == 2500
@@ -189,14 +266,21 @@ def test_window_staff_cannot_move_cash_for_another_windows_player(client, app, c
     banca, ventana = f.banca_and_ventana(clock)
     _, elsewhere = f.banca_and_ventana(clock)
     pid = _new_player(client, app, "CRC", ventana_id=elsewhere)
-    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca,
-                                 ventana_id=ventana))
-    resp = _post(client, staff, f"/api/v1/players/{pid}/deposits",
-                 {"amount": 100, "idempotencyKey": "dep-elsewhere"})
+    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca, ventana_id=ventana))
+    resp = _post(
+        client,
+        staff,
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 100, "idempotencyKey": "dep-elsewhere"},
+    )
     assert resp.status_code == 403
     assert resp.json["error"]["code"] == "FORBIDDEN"
-    resp = _post(client, staff, f"/api/v1/players/{pid}/deposits",
-                 {"amount": 100, "idempotencyKey": "dep-elsewhere", "ventanaId": elsewhere})
+    resp = _post(
+        client,
+        staff,
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 100, "idempotencyKey": "dep-elsewhere", "ventanaId": elsewhere},
+    )
     assert resp.status_code == 403
     assert _wallet(client, app, pid)["balance"] == 0
 
@@ -206,8 +290,7 @@ def test_a_ventana_cannot_read_another_windows_player(client, app, clock):
     _, elsewhere = f.banca_and_ventana(clock)
     mine = _new_player(client, app, "CRC", ventana_id=ventana)
     theirs = _new_player(client, app, "CRC", ventana_id=elsewhere)
-    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca,
-                                 ventana_id=ventana))
+    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca, ventana_id=ventana))
 
     assert client.simulate_get(f"/api/v1/players/{mine}", headers=staff).status_code == 200
     resp = client.simulate_get(f"/api/v1/players/{theirs}", headers=staff)
@@ -220,8 +303,12 @@ def test_an_unknown_player_is_404(client, app):
     resp = client.simulate_get("/api/v1/players/nobody", headers=_admin(app))
     assert resp.status_code == 404
     assert resp.json["error"]["code"] == "NOT_FOUND"
-    resp = _post(client, _admin(app), "/api/v1/players/nobody/deposits",
-                 {"amount": 1, "idempotencyKey": "dep-nobody"})
+    resp = _post(
+        client,
+        _admin(app),
+        "/api/v1/players/nobody/deposits",
+        {"amount": 1, "idempotencyKey": "dep-nobody"},
+    )
     assert resp.status_code == 404
 
 
@@ -231,16 +318,18 @@ def test_a_blocked_player_is_refused_by_identify(client, app, clock):
     identify = {"operator": f.OPERATOR, "token": token["token"]}
     assert f.pam(client, clock, "identify", identify).status_code == 200
 
-    resp = client.simulate_patch(f"/api/v1/players/{pid}", json={"blocked": True},
-                                 headers=_admin(app))
+    resp = client.simulate_patch(
+        f"/api/v1/players/{pid}", json={"blocked": True}, headers=_admin(app)
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json["data"]["blocked"] is True
     refused = f.pam(client, clock, "identify", identify)
     assert refused.status_code == 400
     assert refused.json == {"code": 106, "message": "Player blocked"}
 
-    resp = client.simulate_patch(f"/api/v1/players/{pid}", json={"blocked": False},
-                                 headers=_admin(app))
+    resp = client.simulate_patch(
+        f"/api/v1/players/{pid}", json={"blocked": False}, headers=_admin(app)
+    )
     assert resp.json["data"]["blocked"] is False
     assert f.pam(client, clock, "identify", identify).status_code == 200
 
@@ -248,13 +337,12 @@ def test_a_blocked_player_is_refused_by_identify(client, app, clock):
 def test_only_admin_blocks_and_blocked_must_be_a_boolean(client, app, clock):
     banca, ventana = f.banca_and_ventana(clock)
     pid = _new_player(client, app, "USD", ventana_id=ventana)
-    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca,
-                                 ventana_id=ventana))
-    resp = client.simulate_patch(f"/api/v1/players/{pid}", json={"blocked": True},
-                                 headers=staff)
+    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca, ventana_id=ventana))
+    resp = client.simulate_patch(f"/api/v1/players/{pid}", json={"blocked": True}, headers=staff)
     assert resp.status_code == 403
-    resp = client.simulate_patch(f"/api/v1/players/{pid}", json={"blocked": "yes"},
-                                 headers=_admin(app))
+    resp = client.simulate_patch(
+        f"/api/v1/players/{pid}", json={"blocked": "yes"}, headers=_admin(app)
+    )
     assert resp.status_code == 400
     assert "blocked" in resp.json["error"]["details"]
     assert _wallet(client, app, pid)["blocked"] is False
@@ -262,8 +350,12 @@ def test_only_admin_blocks_and_blocked_must_be_a_boolean(client, app, clock):
 
 def test_a_player_token_is_issued_for_identify(client, app, clock):
     pid = _new_player(client, app, "USD")
-    _post(client, _admin(app), f"/api/v1/players/{pid}/deposits",
-          {"amount": 12, "idempotencyKey": "dep-usd-0012"})
+    _post(
+        client,
+        _admin(app),
+        f"/api/v1/players/{pid}/deposits",
+        {"amount": 12, "idempotencyKey": "dep-usd-0012"},
+    )
     resp = client.simulate_post(f"/api/v1/players/{pid}/tokens", headers=_admin(app))
     assert resp.status_code == 201, resp.text
     data = resp.json["data"]
@@ -277,8 +369,10 @@ def test_a_token_request_without_auth_is_401_in_back_office_shape(client, app):
     pid = _new_player(client, app, "USD")
     resp = client.simulate_post(f"/api/v1/players/{pid}/tokens")
     assert resp.status_code == 401
-    assert resp.json == {"success": False, "error": {
-        "code": "UNAUTHORIZED", "message": "Missing, invalid or expired token"}}
+    assert resp.json == {
+        "success": False,
+        "error": {"code": "UNAUTHORIZED", "message": "Missing, invalid or expired token"},
+    }
 
 
 def test_the_access_token_cookie_authenticates(client, app):
@@ -292,8 +386,12 @@ def test_the_access_token_cookie_authenticates(client, app):
 def test_a_vendedor_may_not_issue_player_tokens(client, app, clock):
     banca, ventana = f.banca_and_ventana(clock)
     pid = _new_player(client, app, "USD", ventana_id=ventana)
-    seller = _auth(app, Principal(user_id="s-1", role=VENDEDOR, banca_id=banca,
-                                  ventana_id=ventana, vendedor_id="s-1"))
+    seller = _auth(
+        app,
+        Principal(
+            user_id="s-1", role=VENDEDOR, banca_id=banca, ventana_id=ventana, vendedor_id="s-1"
+        ),
+    )
     resp = client.simulate_post(f"/api/v1/players/{pid}/tokens", headers=seller)
     assert resp.status_code == 403
     assert resp.json["error"]["code"] == "FORBIDDEN"
@@ -320,7 +418,6 @@ def test_concurrent_duplicate_deposits_credit_the_wallet_once(app):
     created = next(body for status, body in results if status == 201)
     for status, answer in results:
         if status == 200:
-            assert answer == {"success": True, "data": created["data"],
-                              "meta": {"cached": True}}
+            assert answer == {"success": True, "data": created["data"], "meta": {"cached": True}}
     wallet = _wallet(falcon.testing.TestClient(app), app, pid)
     assert (wallet["balance"], wallet["available"]) == (50000, 50000)

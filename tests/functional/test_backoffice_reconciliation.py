@@ -20,8 +20,11 @@ def _admin(app: Any) -> dict[str, str]:
 
 def test_balanced_books_reconcile_ok(client, app, clock):
     pid = f.player(clock, currency="CRC")
-    resp = client.simulate_post(f"/api/v1/players/{pid}/deposits", headers=_admin(app),
-                                json={"amount": 50000, "idempotencyKey": "dep-recon-01"})
+    resp = client.simulate_post(
+        f"/api/v1/players/{pid}/deposits",
+        headers=_admin(app),
+        json={"amount": 50000, "idempotencyKey": "dep-recon-01"},
+    )
     assert resp.status_code == 201, resp.text
 
     resp = client.simulate_get("/api/v1/reconciliation", headers=_admin(app))
@@ -37,7 +40,8 @@ def test_a_breach_is_reported_with_200_and_ok_false(client, app, clock):
     pid = f.player(clock, currency="USD", balance=1000)
     # Corrupt the cached balance behind the ledger's back, as a faulty migration might.
     Account.update(balance=Account.balance + 1).where(
-        Account.code == f"player:{pid}:wallet:USD").execute()
+        Account.code == f"player:{pid}:wallet:USD"
+    ).execute()
 
     resp = client.simulate_get("/api/v1/reconciliation", headers=_admin(app))
     assert resp.status_code == 200
@@ -49,8 +53,7 @@ def test_a_breach_is_reported_with_200_and_ok_false(client, app, clock):
 
 def test_reconciliation_is_for_admin_only(client, app, clock):
     banca, ventana = f.banca_and_ventana(clock)
-    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca,
-                                 ventana_id=ventana))
+    staff = _auth(app, Principal(user_id="v-1", role=VENTANA, banca_id=banca, ventana_id=ventana))
     resp = client.simulate_get("/api/v1/reconciliation", headers=staff)
     assert resp.status_code == 403
     assert resp.json["error"]["code"] == "FORBIDDEN"

@@ -36,8 +36,7 @@ def test_rollback_of_refunded_reservation_must_not_reopen_an_unpaid_ticket(clien
     assert bal.balance <= 1_000 - 500 + 2602, (ticket.status, ticket.result, bal)
 
 
-def test_update_of_zero_price_wallet_reservation_then_paid_must_charge_the_wallet(client,
-                                                                                  clock):
+def test_update_of_zero_price_wallet_reservation_then_paid_must_charge_the_wallet(client, clock):
     """Regression (money created): a wallet reservation (`psp` empty/wallet) with price 0 gets no
     hold. `_on_update` only re-places a hold when `ticket.hold_id` is set, so an update of a
     jackpot reservation to price 500 places none; `mark_paid` then takes the
@@ -46,8 +45,9 @@ def test_update_of_zero_price_wallet_reservation_then_paid_must_charge_the_walle
     Fix: in `_on_update`, for a RESERVED ticket whose psp is in WALLET_PSPS, release any old
     hold and place a new one for `new.price` whenever it is > 0 (regardless of hold_id)."""
     pid = f.player(clock, balance=1_000)
-    data = f.ticket_data("UPD-0", pid, psp="wallet", ticket_type="jackpot", price=0, stake=0,
-                         ext_amount=0)
+    data = f.ticket_data(
+        "UPD-0", pid, psp="wallet", ticket_type="jackpot", price=0, stake=0, ext_amount=0
+    )
     assert f.pam(client, clock, "ticket_reserve", data).status_code == 200
     upd = f.ticket_data("UPD-0", pid, psp="wallet", ticket_type="jackpot")
     assert f.pam(client, clock, "ticket_update", upd).status_code == 200
@@ -68,8 +68,10 @@ def test_paid_repeat_after_the_ticket_settled_still_answers_200(client, clock):
     Fix: `if ticket.status != RESERVED: if _was_paid(ticket): return Done(200, …)`
     (whatever the current status)."""
     pid = f.player(clock, balance=1_000)
-    assert f.pam(client, clock, "ticket_reserve",
-                 f.ticket_data("PR-1", pid, psp="wallet")).status_code == 200
+    assert (
+        f.pam(client, clock, "ticket_reserve", f.ticket_data("PR-1", pid, psp="wallet")).status_code
+        == 200
+    )
     assert f.be(client, clock, "POST", "/be/tickets/PR-1/paid").status_code == 200
     assert f.pam(client, clock, "ticket_lost", _win_data("PR-1")).status_code == 200
     clock.advance(1)  # the engine's retry is a new message (a new timestamp)
@@ -86,9 +88,17 @@ def test_amount_beyond_bigint_is_a_validation_error_not_500(client, clock):
     Fix: `validate.Range(min=0, max=2**63 - 1)` (or a saner business cap, e.g. 10**15) in
     `schemas.cents()`; also bound sums in `Amounts.check` (price = stake + ext_amount)."""
     pid = f.player(clock, balance=1_000)
-    big = 10 ** 19
-    data = f.ticket_data("BIG-1", pid, price=big, stake=big, ext_amount=0, gross_payout=None,
-                         net_payout=0, wht_amount=0)
+    big = 10**19
+    data = f.ticket_data(
+        "BIG-1",
+        pid,
+        price=big,
+        stake=big,
+        ext_amount=0,
+        gross_payout=None,
+        net_payout=0,
+        wht_amount=0,
+    )
     resp = f.pam(client, clock, "ticket_create", data)
     assert resp.status_code == 400, resp.text
     assert resp.json["code"] in (103, 108)
@@ -104,12 +114,17 @@ def test_long_rate_decimal_is_a_validation_error_not_500(client, clock):
     `places`/length check so `str(value)` fits 20 chars), or widen the column."""
     pid = f.player(clock, balance=1_000)
     body = {"action": "ticket_create", "data": f.ticket_data("RATE-1", pid)}
-    raw = json.dumps(body, separators=(",", ":")).replace(
-        '"wht":10', '"wht":10.1234567890123456789').encode()
+    raw = (
+        json.dumps(body, separators=(",", ":"))
+        .replace('"wht":10', '"wht":10.1234567890123456789')
+        .encode()
+    )
     from gateway.core.clock import unix
     from signing import betstack
-    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()),
-                                      operator=f.OPERATOR)
+
+    headers = betstack.signed_headers(
+        f.SECRET, raw, timestamp=unix(clock.now()), operator=f.OPERATOR
+    )
     headers["Content-Type"] = "application/json"
     resp = client.simulate_post("/pam", body=raw, headers=headers)
     assert resp.status_code in (200, 400), resp.text

@@ -39,8 +39,13 @@ def test_identify_returns_player_and_available_balance(client, clock, funded):
     pid, tok = funded
     resp = f.pam(client, clock, "identify", {"operator": OP, "token": tok})
     assert resp.status_code == 200
-    assert resp.json == {"player_id": pid, "lang": "es", "balance": 10_000, "currency": "USD",
-                         "feature_flags": {}}
+    assert resp.json == {
+        "player_id": pid,
+        "lang": "es",
+        "balance": 10_000,
+        "currency": "USD",
+        "feature_flags": {},
+    }
 
 
 def test_identify_with_bad_or_expired_token_is_101(client, clock, funded):
@@ -60,8 +65,15 @@ def test_ticket_create_debits_price_and_books_excise(client, clock, funded):
 
 def test_ticket_create_accepts_the_older_money_model(client, clock, funded):
     pid, _ = funded
-    data = {"operator": OP, "ticket_id": "OLD-1", "player_id": pid, "currency": "USD",
-            "stake": 300, "tax": 20, "payout": 900}
+    data = {
+        "operator": OP,
+        "ticket_id": "OLD-1",
+        "player_id": pid,
+        "currency": "USD",
+        "stake": 300,
+        "tax": 20,
+        "payout": 900,
+    }
     _ok(f.pam(client, clock, "ticket_create", data))
     assert f.wallet(clock, pid).balance == 9_700
     _ok(f.pam(client, clock, "ticket_win", {"operator": OP, "ticket_id": "OLD-1"}))
@@ -70,8 +82,13 @@ def test_ticket_create_accepts_the_older_money_model(client, clock, funded):
 
 def test_ticket_create_short_of_funds_is_103_and_writes_nothing(client, clock, funded):
     pid, _ = funded
-    _err(f.pam(client, clock, "ticket_create", f.ticket_data("C-2", pid, price=20_056,
-                                                            stake=20_000)), 400, 103)
+    _err(
+        f.pam(
+            client, clock, "ticket_create", f.ticket_data("C-2", pid, price=20_056, stake=20_000)
+        ),
+        400,
+        103,
+    )
     assert f.wallet(clock, pid).balance == 10_000
     assert Ticket.select().count() == 0
 
@@ -86,8 +103,7 @@ def test_create_for_unknown_player_is_101(client, clock):
 
 
 def test_win_on_unknown_ticket_is_102(client, clock):
-    body = _err(f.pam(client, clock, "ticket_win", {"operator": OP, "ticket_id": "NOPE"}),
-                400, 102)
+    body = _err(f.pam(client, clock, "ticket_win", {"operator": OP, "ticket_id": "NOPE"}), 400, 102)
     assert body["message"] == "Ticket with `NOPE` identifier is not found"
 
 
@@ -101,15 +117,17 @@ def test_repeat_create_is_answered_once_and_moves_money_once(client, clock, fund
 def test_create_again_with_other_amounts_is_104(client, clock, funded):
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_create", f.ticket_data("C-5", pid)))
-    _err(f.pam(client, clock, "ticket_create", f.ticket_data("C-5", pid, price=600, stake=544)),
-         400, 104)
+    _err(
+        f.pam(client, clock, "ticket_create", f.ticket_data("C-5", pid, price=600, stake=544)),
+        400,
+        104,
+    )
     assert f.wallet(clock, pid).balance == 9_500
 
 
 def test_currency_other_than_the_players_is_105(client, clock, funded):
     pid, _ = funded
-    _err(f.pam(client, clock, "ticket_create", f.ticket_data("C-6", pid, currency="EUR")),
-         400, 105)
+    _err(f.pam(client, clock, "ticket_create", f.ticket_data("C-6", pid, currency="EUR")), 400, 105)
 
 
 def test_blocked_player_is_106(client, clock, funded):
@@ -124,38 +142,68 @@ def test_blocked_player_is_106(client, clock, funded):
 def test_update_of_a_non_jackpot_ticket_is_107(client, clock, funded):
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_create", f.ticket_data("C-8", pid)))
-    _err(f.pam(client, clock, "ticket_update", f.ticket_data("C-8", pid, price=700, stake=644)),
-         400, 107)
+    _err(
+        f.pam(client, clock, "ticket_update", f.ticket_data("C-8", pid, price=700, stake=644)),
+        400,
+        107,
+    )
 
 
 def test_jackpot_update_adjusts_the_debit_by_the_difference(client, clock, funded):
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_create", f.ticket_data("J-1", pid, ticket_type="jackpot")))
-    _ok(f.pam(client, clock, "ticket_update",
-              f.ticket_data("J-1", pid, ticket_type="jackpot", price=800, stake=744)))
+    _ok(
+        f.pam(
+            client,
+            clock,
+            "ticket_update",
+            f.ticket_data("J-1", pid, ticket_type="jackpot", price=800, stake=744),
+        )
+    )
     assert f.wallet(clock, pid).balance == 9_200
-    _err(f.pam(client, clock, "ticket_update",
-               f.ticket_data("J-1", pid, ticket_type="jackpot", price=900, stake=844)), 400, 104)
+    _err(
+        f.pam(
+            client,
+            clock,
+            "ticket_update",
+            f.ticket_data("J-1", pid, ticket_type="jackpot", price=900, stake=844),
+        ),
+        400,
+        104,
+    )
 
 
 def test_jackpot_update_short_of_funds_is_103(client, clock, funded):
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_create", f.ticket_data("J-2", pid, ticket_type="jackpot")))
-    _err(f.pam(client, clock, "ticket_update",
-               f.ticket_data("J-2", pid, ticket_type="jackpot", price=50_056, stake=50_000)),
-         400, 103)
+    _err(
+        f.pam(
+            client,
+            clock,
+            "ticket_update",
+            f.ticket_data("J-2", pid, ticket_type="jackpot", price=50_056, stake=50_000),
+        ),
+        400,
+        103,
+    )
     assert f.wallet(clock, pid).balance == 9_500
 
 
 @pytest.mark.parametrize(
     ("override", "field"),
-    [({"price": -1}, "price"), ({"price": "500"}, "price"), ({"currency": "US"}, "currency"),
-     ({"net_payout": 3000}, "net_payout"), ({"ticket_code": 7}, "ticket_code")],
+    [
+        ({"price": -1}, "price"),
+        ({"price": "500"}, "price"),
+        ({"currency": "US"}, "currency"),
+        ({"net_payout": 3000}, "net_payout"),
+        ({"ticket_code": 7}, "ticket_code"),
+    ],
 )
 def test_invalid_payloads_are_108_with_details(client, clock, funded, override, field):
     pid, _ = funded
-    body = _err(f.pam(client, clock, "ticket_create", f.ticket_data("C-9", pid, **override)),
-                400, 108)
+    body = _err(
+        f.pam(client, clock, "ticket_create", f.ticket_data("C-9", pid, **override)), 400, 108
+    )
     assert body["message"] == "Invalid request"
     assert field in body["details"]
 
@@ -203,8 +251,16 @@ def test_win_repeated_with_other_amounts_is_104(client, clock, funded):
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_create", f.ticket_data("W-2", pid)))
     _ok(f.pam(client, clock, "ticket_win", f.ticket_data("W-2", pid)))
-    _err(f.pam(client, clock, "ticket_win", f.ticket_data("W-2", pid, net_payout=2000,
-                                                         gross_payout=2240)), 400, 104)
+    _err(
+        f.pam(
+            client,
+            clock,
+            "ticket_win",
+            f.ticket_data("W-2", pid, net_payout=2000, gross_payout=2240),
+        ),
+        400,
+        104,
+    )
 
 
 def test_lost_moves_no_money(client, clock, funded):
@@ -227,8 +283,9 @@ def test_void_refunds_what_the_player_paid(client, clock, funded):
 def test_void_with_net_payout_refunds_that_amount(client, clock, funded):
     pid, _ = funded
     _ok(f.pam(client, clock, "ticket_create", f.ticket_data("V-2", pid)))
-    _ok(f.pam(client, clock, "ticket_void", {"operator": OP, "ticket_id": "V-2",
-                                             "net_payout": 444}))
+    _ok(
+        f.pam(client, clock, "ticket_void", {"operator": OP, "ticket_id": "V-2", "net_payout": 444})
+    )
     assert f.wallet(clock, pid).balance == 9_944
 
 
@@ -269,9 +326,14 @@ def test_rollback_of_a_win_can_leave_player_debt(client, clock, funded):
     _ok(f.pam(client, clock, "ticket_win", {"operator": OP, "ticket_id": "B-1"}))
     from gateway.core import players
 
-    players.move_cash(f.ctx(clock), f.ADMIN_USER, players.CashMovement(
-        player_id=pid, amount=12_000, method="cash", idempotency_key="take-it-all"),
-        deposit=False)
+    players.move_cash(
+        f.ctx(clock),
+        f.ADMIN_USER,
+        players.CashMovement(
+            player_id=pid, amount=12_000, method="cash", idempotency_key="take-it-all"
+        ),
+        deposit=False,
+    )
     _ok(f.pam(client, clock, "ticket_rollback", {"operator": OP, "ticket_id": "B-1"}))
     assert f.wallet(clock, pid).balance == 9_500 + 2602 - 12_000 - 2602
     from gateway.core import reconcile

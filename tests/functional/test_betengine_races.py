@@ -52,8 +52,9 @@ def test_many_tickets_racing_on_one_wallet_never_overdraw(app, db, clock):
 
     def arm(i):
         client = falcon.testing.TestClient(app)
-        raw, headers = f.signed({"action": "ticket_create",
-                                 "data": f.ticket_data(f"RM-{i}", pid)}, clock)
+        raw, headers = f.signed(
+            {"action": "ticket_create", "data": f.ticket_data(f"RM-{i}", pid)}, clock
+        )
         return lambda: client.simulate_post("/pam", body=raw, headers=headers).status_code
 
     codes = race(THREADS, arm)

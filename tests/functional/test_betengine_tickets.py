@@ -5,9 +5,29 @@ from __future__ import annotations
 from gateway.core import reconcile
 from tests import factories as f
 
-FIELDS = {"id", "code", "psp", "price", "stake", "currency", "gross_payout", "net_payout",
-          "wht_amount", "wht", "ext_amount", "ext", "ext_type", "status", "result", "type",
-          "atag", "rtag", "user_id", "created", "updated"}
+FIELDS = {
+    "id",
+    "code",
+    "psp",
+    "price",
+    "stake",
+    "currency",
+    "gross_payout",
+    "net_payout",
+    "wht_amount",
+    "wht",
+    "ext_amount",
+    "ext",
+    "ext_type",
+    "status",
+    "result",
+    "type",
+    "atag",
+    "rtag",
+    "user_id",
+    "created",
+    "updated",
+}
 
 
 def _create(client, clock, ticket_id, pid, **kw):
@@ -48,8 +68,12 @@ def test_list_filters_by_player_status_and_type(client, clock):
     _create(client, clock, "FL-1", alice)
     _create(client, clock, "FL-2", bob)
     _create(client, clock, "FL-3", alice, ticket_type="jackpot")
-    assert f.pam(client, clock, "ticket_lost", {"operator": f.OPERATOR,
-                                                "ticket_id": "FL-1"}).status_code == 200
+    assert (
+        f.pam(
+            client, clock, "ticket_lost", {"operator": f.OPERATOR, "ticket_id": "FL-1"}
+        ).status_code
+        == 200
+    )
 
     def ids(query):
         return [t["id"] for t in f.be(client, clock, "GET", f"/be/tickets?{query}").json]
@@ -73,9 +97,14 @@ def test_books_reconcile_after_a_busy_day(client, clock):
     _create(client, clock, "BD-3", pid)
     assert f.pam(client, clock, "ticket_reserve", f.ticket_data("BD-4", pid)).status_code == 200
     assert f.pam(client, clock, "ticket_reserve", f.ticket_data("BD-5", pid)).status_code == 200
-    for action, ticket in [("ticket_win", "BD-1"), ("ticket_void", "BD-2"),
-                           ("ticket_refund", "BD-3"), ("ticket_discard", "BD-5"),
-                           ("ticket_rollback", "BD-1"), ("ticket_lost", "BD-1")]:
+    for action, ticket in [
+        ("ticket_win", "BD-1"),
+        ("ticket_void", "BD-2"),
+        ("ticket_refund", "BD-3"),
+        ("ticket_discard", "BD-5"),
+        ("ticket_rollback", "BD-1"),
+        ("ticket_lost", "BD-1"),
+    ]:
         resp = f.pam(client, clock, action, {"operator": f.OPERATOR, "ticket_id": ticket})
         assert resp.status_code == 200, (action, resp.text)
     assert f.be(client, clock, "POST", "/be/tickets/BD-4/paid").status_code == 200

@@ -38,20 +38,40 @@ from tests import factories as f
 
 pytestmark = pytest.mark.slow
 
-PAM_ACTIONS = ("identify", "ticket_create", "ticket_reserve", "ticket_update", "ticket_win",
-               "ticket_lost", "ticket_void", "ticket_refund", "ticket_discard",
-               "ticket_rollback", "ticket_closed")
-OFFICE_WRITES = ("POST bancas", "POST ventanas", "POST vendedores", "POST players",
-                 "POST players/{id}/tokens", "POST players/{id}/deposits",
-                 "POST players/{id}/withdrawals", "PATCH players/{id}")
+PAM_ACTIONS = (
+    "identify",
+    "ticket_create",
+    "ticket_reserve",
+    "ticket_update",
+    "ticket_win",
+    "ticket_lost",
+    "ticket_void",
+    "ticket_refund",
+    "ticket_discard",
+    "ticket_rollback",
+    "ticket_closed",
+)
+OFFICE_WRITES = (
+    "POST bancas",
+    "POST ventanas",
+    "POST vendedores",
+    "POST players",
+    "POST players/{id}/tokens",
+    "POST players/{id}/deposits",
+    "POST players/{id}/withdrawals",
+    "PATCH players/{id}",
+)
 
 # Sized for < 40 s on SQLite and < 80 s on PostgreSQL for the whole file (19 endpoints;
 # measured 15-18 s and 21-30 s). Reproducible: each endpoint has its own fixed seed (so
 # they do not all get the same sequence of edits) and no example database is kept.
 EXAMPLES = 150
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def fixed_seed(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -70,8 +90,11 @@ class Raw:
     text: str
 
     def __repr__(self) -> str:  # a 5,000-deep value is not worth printing whole
-        return f"Raw({self.text[:40]!r}…{len(self.text)} chars)" if len(self.text) > 60 \
+        return (
+            f"Raw({self.text[:40]!r}…{len(self.text)} chars)"
+            if len(self.text) > 60
             else f"Raw({self.text!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -96,39 +119,103 @@ def _deep(depth: int, kind: str) -> Raw:
     return Raw('{"a":' * depth + "1" + "}" * depth)
 
 
-NASTY_TEXT = st.sampled_from([
-    "", " ", "\ud800", "\udfff", "a\ud83d", "\x00", "a\x00b", "\u202e\u2066evil\u2069",
-    "\u200f\u200b", "\ufeff", "\U0001f4a9", "é" * 300, "x" * 5_000, "USD", "acme",
-    "ticket_id", "null", "NaN", "-1", "1e400", "\\", '"', "<script>", "' OR 1=1 --",
-])
+NASTY_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "\ud800",
+        "\udfff",
+        "a\ud83d",
+        "\x00",
+        "a\x00b",
+        "\u202e\u2066evil\u2069",
+        "\u200f\u200b",
+        "\ufeff",
+        "\U0001f4a9",
+        "é" * 300,
+        "x" * 5_000,
+        "USD",
+        "acme",
+        "ticket_id",
+        "null",
+        "NaN",
+        "-1",
+        "1e400",
+        "\\",
+        '"',
+        "<script>",
+        "' OR 1=1 --",
+    ]
+)
 TEXT = st.one_of(NASTY_TEXT, st.text(st.characters(exclude_categories=()), max_size=40))
 INTEGERS = st.one_of(
     st.integers(),
-    st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1,
-                     2**64, 10**15, 10**15 + 1, 10**30, -(10**30), 10**400]),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            1,
+            2**31 - 1,
+            2**31,
+            2**53 + 1,
+            2**63 - 1,
+            2**63,
+            -(2**63) - 1,
+            2**64,
+            10**15,
+            10**15 + 1,
+            10**30,
+            -(10**30),
+            10**400,
+        ]
+    ),
 )
-FLOATS = st.one_of(st.floats(), st.sampled_from([float("nan"), float("inf"), float("-inf"),
-                                                 -0.0, 0.1, 1e308, 5e-324, 12.5]))
+FLOATS = st.one_of(
+    st.floats(),
+    st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0, 0.1, 1e308, 5e-324, 12.5]),
+)
 SCALARS = st.one_of(st.none(), st.booleans(), INTEGERS, FLOATS, TEXT)
 KEYS = st.one_of(st.text(max_size=8), st.sampled_from(["\ud800", "\x00", "", "operator"]))
 JSON = st.recursive(
     SCALARS,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(KEYS, children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(KEYS, children, max_size=4)
+    ),
     max_leaves=12,
 )
 EXTREME = st.one_of(
     st.builds(_deep, st.sampled_from([33, 100, 1_000, 5_000]), st.sampled_from(["list", "obj"])),
     st.just(Raw("1" + "0" * 5_000)),  # an integer Python refuses to parse by default
-    st.just(Raw("1e999999")), st.just(Raw("-1E-999999")),
+    st.just(Raw("1e999999")),
+    st.just(Raw("-1E-999999")),
 )
 PLAUSIBLE = st.one_of(
     st.integers(-10, 3_000),
-    st.sampled_from(["USD", "CRC", "EUR", "BTC", "jackpot", "quickbet", "inclusive",
-                     "exclusive", "wallet", "card", "acme", "beta", "es", "en", "cash",
-                     "transfer", "+50688887777", True, False, 0]),
-    st.builds(Ref, st.sampled_from(["player", "token", "external", "ticket", "banca",
-                                    "ventana"])),
+    st.sampled_from(
+        [
+            "USD",
+            "CRC",
+            "EUR",
+            "BTC",
+            "jackpot",
+            "quickbet",
+            "inclusive",
+            "exclusive",
+            "wallet",
+            "card",
+            "acme",
+            "beta",
+            "es",
+            "en",
+            "cash",
+            "transfer",
+            "+50688887777",
+            True,
+            False,
+            0,
+        ]
+    ),
+    st.builds(Ref, st.sampled_from(["player", "token", "external", "ticket", "banca", "ventana"])),
 )
 VALUES = st.one_of(JSON, PLAUSIBLE, JSON, PLAUSIBLE, EXTREME, st.just(DROP))
 
@@ -157,8 +244,9 @@ def encode(obj: Any) -> bytes:
     return text.encode("ascii")
 
 
-def apply(base: dict[str, Any], edits: list[tuple[str, Any]],
-          refs: dict[str, str]) -> dict[str, Any]:
+def apply(
+    base: dict[str, Any], edits: list[tuple[str, Any]], refs: dict[str, str]
+) -> dict[str, Any]:
     out = dict(base)
     for name, value in edits:
         name = f"x{len(out)}" if name == "+extra" else name
@@ -231,14 +319,24 @@ class PamWorld:
     token: str
     refs: dict[str, str]
 
-    def send(self, action: str, data: Any, *, envelope: dict[str, Any] | None = None,
-             operator_header: bool = True) -> Any:
+    def send(
+        self,
+        action: str,
+        data: Any,
+        *,
+        envelope: dict[str, Any] | None = None,
+        operator_header: bool = True,
+    ) -> Any:
         """Signed with a timestamp of its own (the clock moves a second first); without the
         `operator-name` header the partner is whatever `data.operator` names."""
         self.clock.advance(1)
         body = encode(envelope if envelope is not None else {"action": action, "data": data})
-        headers = betstack.signed_headers(f.SECRET, body, timestamp=unix(self.clock.now()),
-                                          operator=f.OPERATOR if operator_header else None)
+        headers = betstack.signed_headers(
+            f.SECRET,
+            body,
+            timestamp=unix(self.clock.now()),
+            operator=f.OPERATOR if operator_header else None,
+        )
         headers["Content-Type"] = "application/json"
         return self.client.simulate_post("/pam", body=body, headers=headers)
 
@@ -274,23 +372,50 @@ def _pam_base(world: PamWorld, action: str) -> dict[str, Any]:
     return data
 
 
-PAM_FIELDS = ("operator", "token", "ticket_id", "ticket_code", "player_id", "price", "stake",
-              "wht_amount", "wht", "ext_amount", "ext", "ext_type", "gross_payout",
-              "net_payout", "currency", "atag", "rtag", "ticket_type", "psp", "tax", "payout")
+PAM_FIELDS = (
+    "operator",
+    "token",
+    "ticket_id",
+    "ticket_code",
+    "player_id",
+    "price",
+    "stake",
+    "wht_amount",
+    "wht",
+    "ext_amount",
+    "ext",
+    "ext_type",
+    "gross_payout",
+    "net_payout",
+    "currency",
+    "atag",
+    "rtag",
+    "ticket_type",
+    "psp",
+    "tax",
+    "payout",
+)
 PAM_EDITS = st.one_of(
     _edits(PAM_FIELDS).map(lambda e: ("data", e)),
     st.tuples(st.sampled_from(["action", "data", "+extra"]), VALUES).map(
-        lambda e: ("envelope", [e])),
+        lambda e: ("envelope", [e])
+    ),
 )
 
 
 @pytest.mark.parametrize("action", PAM_ACTIONS)
 def test_every_pam_action_answers_betstack_errors_whatever_the_fields_hold(
-        client, app, clock, action):
+    client, app, clock, action
+):
     pid = f.player(clock, balance=100_000_000, external_id="ext-fuzz")
     token = f.token(clock, pid)
-    world = PamWorld(client, clock, pid, token, {"player": pid, "token": token,
-                                                 "external": "ext-fuzz", "ticket": "none"})
+    world = PamWorld(
+        client,
+        clock,
+        pid,
+        token,
+        {"player": pid, "token": token, "external": "ext-fuzz", "ticket": "none"},
+    )
     statuses: list[int] = []
 
     @fixed_seed(action)
@@ -329,8 +454,11 @@ class OfficeWorld:
         self.clock.advance(1)
         token = self.app.services.tokens.mint(Principal(user_id="fuzz-admin", role=ADMIN))
         return self.client.simulate_request(
-            method, path, body=body,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            method,
+            path,
+            body=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
 
 
 def _office_base(world: OfficeWorld, write: str) -> tuple[str, str, dict[str, Any]]:
@@ -341,27 +469,48 @@ def _office_base(world: OfficeWorld, write: str) -> tuple[str, str, dict[str, An
     bodies: dict[str, dict[str, Any]] = {
         "bancas": {"name": f"Banca {n}"},
         "ventanas": {"bancaId": world.banca, "name": f"Ventana {n}", "commissionBps": 350},
-        "vendedores": {"ventanaId": world.ventana, "name": f"Vendedor {n}",
-                       "commissionBps": 100},
-        "players": {"operator": "acme", "externalId": f"fz-{n}", "msisdn": "+50688887777",
-                    "lang": "es", "currency": "USD", "ventanaId": world.ventana},
+        "vendedores": {"ventanaId": world.ventana, "name": f"Vendedor {n}", "commissionBps": 100},
+        "players": {
+            "operator": "acme",
+            "externalId": f"fz-{n}",
+            "msisdn": "+50688887777",
+            "lang": "es",
+            "currency": "USD",
+            "ventanaId": world.ventana,
+        },
         "players/{id}/tokens": {},
-        "players/{id}/deposits": {"amount": 12.5, "method": "cash",
-                                  "idempotencyKey": f"fz-dep-{n}"},
-        "players/{id}/withdrawals": {"amount": 1, "method": "cash",
-                                     "idempotencyKey": f"fz-wd-{n}"},
+        "players/{id}/deposits": {
+            "amount": 12.5,
+            "method": "cash",
+            "idempotencyKey": f"fz-dep-{n}",
+        },
+        "players/{id}/withdrawals": {"amount": 1, "method": "cash", "idempotencyKey": f"fz-wd-{n}"},
         "players/{id}": {"blocked": n % 2 == 0},
     }
     return method, path, bodies[route]
 
 
-OFFICE_FIELDS = ("name", "bancaId", "ventanaId", "commissionBps", "operator", "externalId",
-                 "msisdn", "lang", "currency", "amount", "method", "idempotencyKey", "blocked")
+OFFICE_FIELDS = (
+    "name",
+    "bancaId",
+    "ventanaId",
+    "commissionBps",
+    "operator",
+    "externalId",
+    "msisdn",
+    "lang",
+    "currency",
+    "amount",
+    "method",
+    "idempotencyKey",
+    "blocked",
+)
 OFFICE_EDITS = st.one_of(
     _edits(OFFICE_FIELDS).map(lambda e: ("body", e)),
     VALUES.map(lambda v: ("whole", v)),
     st.one_of(TEXT, st.builds(Ref, st.sampled_from(["player", "banca", "token"]))).map(
-        lambda t: ("path", t)),
+        lambda t: ("path", t)
+    ),
 )
 
 
@@ -372,13 +521,20 @@ def _path_text(value: str) -> str:
 
 @pytest.mark.parametrize("write", OFFICE_WRITES)
 def test_every_back_office_write_answers_its_envelope_whatever_the_fields_hold(
-        client, app, clock, write):
+    client, app, clock, write
+):
     banca, ventana = f.banca_and_ventana(clock)
     pid = f.player(clock, balance=100_000, ventana_id=ventana)
     world = OfficeWorld(client, app, clock, banca, ventana, pid)
     other = f.player(clock, external_id="fz-other")
-    refs = {"player": other, "token": f.token(clock, other), "external": "fz-other",
-            "ticket": "none", "banca": banca, "ventana": ventana}
+    refs = {
+        "player": other,
+        "token": f.token(clock, other),
+        "external": "fz-other",
+        "ticket": "none",
+        "banca": banca,
+        "ventana": ventana,
+    }
     statuses: list[int] = []
 
     @fixed_seed(write)
@@ -403,4 +559,3 @@ def test_every_back_office_write_answers_its_envelope_whatever_the_fields_hold(
     run()
     assert len(statuses) >= EXAMPLES // 2
     books_are_clean()
-

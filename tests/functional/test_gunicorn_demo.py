@@ -33,8 +33,10 @@ def test_gunicorn_serves_health_and_readiness(server):
     assert "X-Request-Id" in ready.headers
 
 
-@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("curl")),
-                    reason="the demo's snippets need openssl and curl")
+@pytest.mark.skipif(
+    not (shutil.which("openssl") and shutil.which("curl")),
+    reason="the demo's snippets need openssl and curl",
+)
 def test_demo_curl_calls_walk_a_ticket_through_its_life(server):
     _base, script, log_path = server
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)

@@ -30,11 +30,23 @@ BETA_SECRET = "BETA-SECRET-KEY"
 @pytest.fixture
 def app(db, clock, db_url):  # type: ignore[no-untyped-def]
     """Two tenants: `acme` (the demo partner) and `beta`."""
-    partners = (*load_partners(str(ROOT / "config" / "demo_partners.toml")),
-                Partner(id="beta-engine", protocol="betstack", operator="beta",
-                        keys=(PartnerKey("k", BETA_SECRET),)))
-    config = Config(env="test", database_url=db_url, jwt_secret=JWT_SECRET, partners=partners,
-                    log_format="json", rejection_flush_s=0)
+    partners = (
+        *load_partners(str(ROOT / "config" / "demo_partners.toml")),
+        Partner(
+            id="beta-engine",
+            protocol="betstack",
+            operator="beta",
+            keys=(PartnerKey("k", BETA_SECRET),),
+        ),
+    )
+    config = Config(
+        env="test",
+        database_url=db_url,
+        jwt_secret=JWT_SECRET,
+        partners=partners,
+        log_format="json",
+        rejection_flush_s=0,
+    )
     return create_app(config, db=db, clock=clock)
 
 
@@ -43,8 +55,9 @@ def _pam(client, clock, action, data, **kw):  # type: ignore[no-untyped-def]
 
 
 def _beta(client, clock, action, data):  # type: ignore[no-untyped-def]
-    return f.pam(client, clock, action, {**data, "operator": "beta"}, secret=BETA_SECRET,
-                 operator="beta")
+    return f.pam(
+        client, clock, action, {**data, "operator": "beta"}, secret=BETA_SECRET, operator="beta"
+    )
 
 
 def _money_moved() -> tuple[int, int]:
@@ -61,14 +74,15 @@ def _books_clean() -> None:
 
 def test_spaces_added_inside_ticket_id_do_not_verify_and_debit_once(client, clock):
     pid = f.player(clock, balance=10_000)
-    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("CAP1", pid)},
-                            clock)
+    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("CAP1", pid)}, clock)
     assert client.simulate_post("/pam", body=raw, headers=headers).status_code == 200
     for variant in (b'"CA P1"', b'"C A P 1"', b'"CAP1 "', b'" CAP1"'):
         lifted = raw.replace(b'"CAP1"', variant)
         resp = client.simulate_post("/pam", body=lifted, headers=headers)
-        assert resp.status_code == 403 and resp.json == {"code": 109,
-                                                         "message": "Invalid signature"}
+        assert resp.status_code == 403 and resp.json == {
+            "code": 109,
+            "message": "Invalid signature",
+        }
     assert f.wallet(clock, pid).balance == 9_500
     assert Ticket.select().count() == 1
     _books_clean()
@@ -81,16 +95,20 @@ def test_captured_rollback_and_win_replayed_after_settlement_move_nothing(client
     pid = f.player(clock, balance=10_000)
     assert _pam(client, clock, "ticket_create", f.ticket_data("R-1", pid)).status_code == 200
     clock.advance(1)
-    win = f.signed({"action": "ticket_win", "data": {"operator": "acme", "ticket_id": "R-1"}},
-                   clock)
+    win = f.signed(
+        {"action": "ticket_win", "data": {"operator": "acme", "ticket_id": "R-1"}}, clock
+    )
     assert client.simulate_post("/pam", body=win[0], headers=win[1]).status_code == 200
     clock.advance(1)
-    rollback = f.signed({"action": "ticket_rollback",
-                         "data": {"operator": "acme", "ticket_id": "R-1"}}, clock)
+    rollback = f.signed(
+        {"action": "ticket_rollback", "data": {"operator": "acme", "ticket_id": "R-1"}}, clock
+    )
     assert client.simulate_post("/pam", body=rollback[0], headers=rollback[1]).status_code == 200
     clock.advance(1)
-    assert _pam(client, clock, "ticket_lost", {"operator": "acme",
-                                               "ticket_id": "R-1"}).status_code == 200
+    assert (
+        _pam(client, clock, "ticket_lost", {"operator": "acme", "ticket_id": "R-1"}).status_code
+        == 200
+    )
     assert f.wallet(clock, pid).balance == 9_500
     moved = _money_moved()
     clock.advance(60)  # still inside the 300 s window of the captured messages
@@ -112,8 +130,10 @@ def test_a_byte_identical_retry_answers_the_first_response_and_runs_nothing(clie
     first = client.simulate_post("/be/tickets/P-1/paid", body=raw, headers=headers)
     assert first.status_code == 200 and first.json["status"] == "open"
     clock.advance(1)
-    assert _pam(client, clock, "ticket_lost", {"operator": "acme",
-                                               "ticket_id": "P-1"}).status_code == 200
+    assert (
+        _pam(client, clock, "ticket_lost", {"operator": "acme", "ticket_id": "P-1"}).status_code
+        == 200
+    )
     again = client.simulate_post("/be/tickets/P-1/paid", body=raw, headers=headers)
     assert (again.status_code, again.content) == (first.status_code, first.content)
 
@@ -171,8 +191,9 @@ def test_a_second_body_less_post_in_the_same_second_is_refused(client, clock):
         assert _pam(client, clock, "ticket_reserve", f.ticket_data(tid, pid)).status_code == 200
     clock.advance(1)
     raw, headers = f.signed(None, clock)
-    assert client.simulate_post("/be/tickets/S-1/paid", body=raw, headers=headers
-                                ).status_code == 200
+    assert (
+        client.simulate_post("/be/tickets/S-1/paid", body=raw, headers=headers).status_code == 200
+    )
     resp = client.simulate_post("/be/tickets/S-2/paid", body=raw, headers=headers)
     assert resp.status_code == 403 and resp.json["code"] == 109
     # the engine retries with a new timestamp
@@ -187,8 +208,7 @@ def test_another_operator_cannot_debit_or_identify_a_player_by_any_id(client, cl
     token = f.token(clock, pid)
     for i, ref in enumerate((pid, "ext-1", token)):
         resp = _beta(client, clock, "ticket_create", f.ticket_data(f"X-{i}", ref))
-        assert resp.status_code == 403 and resp.json == {"code": 101,
-                                                         "message": "User not found"}
+        assert resp.status_code == 403 and resp.json == {"code": 101, "message": "User not found"}
     resp = _beta(client, clock, "identify", {"token": token})
     assert resp.status_code == 403 and resp.json["code"] == 101
     assert f.wallet(clock, pid).balance == 10_000
@@ -198,8 +218,14 @@ def test_another_operator_cannot_debit_or_identify_a_player_by_any_id(client, cl
 def test_another_operators_ticket_is_unknown_on_pam_and_forbidden_on_be(client, clock):
     pid = f.player(clock, balance=10_000)
     assert _pam(client, clock, "ticket_create", f.ticket_data("T-A", pid)).status_code == 200
-    for action in ("ticket_win", "ticket_void", "ticket_refund", "ticket_rollback",
-                   "ticket_closed", "ticket_lost"):
+    for action in (
+        "ticket_win",
+        "ticket_void",
+        "ticket_refund",
+        "ticket_rollback",
+        "ticket_closed",
+        "ticket_lost",
+    ):
         clock.advance(1)
         resp = _beta(client, clock, action, {"ticket_id": "T-A"})
         assert resp.status_code == 400 and resp.json["code"] == 102, (action, resp.text)
@@ -214,23 +240,31 @@ def test_players_are_created_for_an_operator(client, app, clock):
     body = {"msisdn": "+50688887777", "lang": "es", "currency": "USD", "externalId": "E-9"}
     resp = client.simulate_post("/api/v1/players", json=body, headers=admin)
     assert resp.status_code == 400
-    assert resp.json["error"]["details"] == {"operator": [
-        "Operator is required when several operators are configured"]}
-    resp = client.simulate_post("/api/v1/players", json={**body, "operator": "nobody"},
-                                headers=admin)
+    assert resp.json["error"]["details"] == {
+        "operator": ["Operator is required when several operators are configured"]
+    }
+    resp = client.simulate_post(
+        "/api/v1/players", json={**body, "operator": "nobody"}, headers=admin
+    )
     assert resp.status_code == 400 and "operator" in resp.json["error"]["details"]
     a = client.simulate_post("/api/v1/players", json={**body, "operator": "acme"}, headers=admin)
     b = client.simulate_post("/api/v1/players", json={**body, "operator": "beta"}, headers=admin)
     assert (a.status_code, b.status_code) == (201, 201)  # externalId is unique per operator
-    again = client.simulate_post("/api/v1/players", json={**body, "operator": "beta"},
-                                 headers=admin)
+    again = client.simulate_post(
+        "/api/v1/players", json={**body, "operator": "beta"}, headers=admin
+    )
     assert again.status_code == 409 and again.json["error"]["code"] == "CONFLICT"
 
 
 def test_concurrent_creates_of_one_external_id_are_one_201_and_409s(app, clock, db):
     admin = {"Authorization": "Bearer " + TokenService(JWT_SECRET, clock).mint(f.ADMIN_USER)}
-    body = {"msisdn": "+50688887777", "lang": "es", "currency": "USD", "externalId": "RACE",
-            "operator": "acme"}
+    body = {
+        "msisdn": "+50688887777",
+        "lang": "es",
+        "currency": "USD",
+        "externalId": "RACE",
+        "operator": "acme",
+    }
 
     def arm(_: int) -> Callable[[], int]:
         c = falcon.testing.TestClient(app)
@@ -247,15 +281,24 @@ def test_a_void_refunds_at_most_what_was_paid(client, clock):
     pid = f.player(clock, balance=10_000)
     assert _pam(client, clock, "ticket_create", f.ticket_data("V-1", pid)).status_code == 200
     moved = _money_moved()
-    resp = _pam(client, clock, "ticket_void", {"operator": "acme", "ticket_id": "V-1",
-                                                "net_payout": 10**15})
+    resp = _pam(
+        client, clock, "ticket_void", {"operator": "acme", "ticket_id": "V-1", "net_payout": 10**15}
+    )
     assert resp.status_code == 400 and resp.json["code"] == 108
-    assert resp.json["details"] == {"net_payout": [
-        "net_payout must not exceed what the player paid"]}
+    assert resp.json["details"] == {
+        "net_payout": ["net_payout must not exceed what the player paid"]
+    }
     assert _money_moved() == moved and f.wallet(clock, pid).balance == 9_500
     clock.advance(1)
-    assert _pam(client, clock, "ticket_void", {"operator": "acme", "ticket_id": "V-1",
-                                                "net_payout": 200}).status_code == 200
+    assert (
+        _pam(
+            client,
+            clock,
+            "ticket_void",
+            {"operator": "acme", "ticket_id": "V-1", "net_payout": 200},
+        ).status_code
+        == 200
+    )
     assert f.wallet(clock, pid).balance == 9_700  # a lower refund is allowed
     _books_clean()
 
@@ -266,8 +309,15 @@ def test_psp_paid_money_goes_back_to_the_psp_not_the_wallet(client, clock):
     assert _pam(client, clock, "ticket_reserve", data).status_code == 200
     assert f.be(client, clock, "POST", "/be/tickets/J-1/paid", skew=1).status_code == 200
     clock.advance(2)
-    zero = {**data, "price": 0, "stake": 0, "ext_amount": 0, "wht_amount": 0,
-            "gross_payout": 0, "net_payout": 0}
+    zero = {
+        **data,
+        "price": 0,
+        "stake": 0,
+        "ext_amount": 0,
+        "wht_amount": 0,
+        "gross_payout": 0,
+        "net_payout": 0,
+    }
     assert _pam(client, clock, "ticket_update", zero).status_code == 200
     assert f.wallet(clock, pid).balance == 1_000  # nothing the player could withdraw
     clearing = ledger.balance_of(accounts.psp_clearing("card", "USD", clock.now()))
@@ -277,12 +327,16 @@ def test_psp_paid_money_goes_back_to_the_psp_not_the_wallet(client, clock):
 
 def test_psp_refund_goes_back_to_the_psp(client, clock):
     pid = f.player(clock, balance=1_000)
-    assert _pam(client, clock, "ticket_reserve",
-                f.ticket_data("J-2", pid, psp="mpesa")).status_code == 200
+    assert (
+        _pam(client, clock, "ticket_reserve", f.ticket_data("J-2", pid, psp="mpesa")).status_code
+        == 200
+    )
     assert f.be(client, clock, "POST", "/be/tickets/J-2/paid", skew=1).status_code == 200
     clock.advance(2)
-    assert _pam(client, clock, "ticket_refund", {"operator": "acme",
-                                                  "ticket_id": "J-2"}).status_code == 200
+    assert (
+        _pam(client, clock, "ticket_refund", {"operator": "acme", "ticket_id": "J-2"}).status_code
+        == 200
+    )
     assert f.wallet(clock, pid).balance == 1_000
     assert ledger.balance_of(accounts.psp_clearing("mpesa", "USD", clock.now())).balance == 0
     _books_clean()
@@ -294,11 +348,16 @@ def test_psp_refund_goes_back_to_the_psp(client, clock):
 def test_a_flood_of_bad_signatures_writes_one_summary_row_per_minute(client, app, clock):
     tally = app.services.rejections
     before = AuditRecord.select().count()
-    garbage = {"timestamp": str(unix(clock.now())), "signature": "0" * 64,
-               "operator-name": "acme", "Content-Type": "application/json"}
+    garbage = {
+        "timestamp": str(unix(clock.now())),
+        "signature": "0" * 64,
+        "operator-name": "acme",
+        "Content-Type": "application/json",
+    }
     for i in range(50):
-        resp = client.simulate_post("/pam", body=b'{"action":"ticket_create","data":{}}',
-                                    headers=garbage)
+        resp = client.simulate_post(
+            "/pam", body=b'{"action":"ticket_create","data":{}}', headers=garbage
+        )
         assert resp.status_code == 403
         if i == 24:
             clock.advance(60)  # the flood spans two minutes
@@ -308,7 +367,9 @@ def test_a_flood_of_bad_signatures_writes_one_summary_row_per_minute(client, app
     assert tally.flush() == 0  # counted into the tally; no minute is over yet
     assert sorted((r.partner, r.reason, r.count) for r in RejectionTally.select()) == [
         ("backoffice", "invalid_token", 5),
-        ("betstack-demo", "bad_signature", 25), ("betstack-demo", "bad_signature", 25)]
+        ("betstack-demo", "bad_signature", 25),
+        ("betstack-demo", "bad_signature", 25),
+    ]
     clock.advance(180)
     assert rejections.summarise(clock.now()) == 3
     rows = list(AuditRecord.select().where(AuditRecord.seq > before).order_by(AuditRecord.seq))
@@ -323,8 +384,19 @@ def test_a_flood_of_bad_signatures_writes_one_summary_row_per_minute(client, app
 
 # --- never 500 -----------------------------------------------------------------------------------
 
-_TEXT_FIELDS = ("ticket_id", "ticket_code", "player_id", "currency", "atag", "rtag",
-                "ticket_type", "psp", "wht", "ext", "ext_type")
+_TEXT_FIELDS = (
+    "ticket_id",
+    "ticket_code",
+    "player_id",
+    "currency",
+    "atag",
+    "rtag",
+    "ticket_type",
+    "psp",
+    "wht",
+    "ext",
+    "ext_type",
+)
 
 
 @pytest.mark.parametrize("field", _TEXT_FIELDS)
@@ -333,12 +405,12 @@ def test_a_lone_surrogate_in_any_pam_text_field_is_108(client, clock, field):
     data = f.ticket_data("U-1", pid)
     data[field] = "a\ud800"
     raw = json.dumps({"action": "ticket_create", "data": data}).encode()  # \ud800 escaped
-    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()),
-                                      operator="acme")
+    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()), operator="acme")
     resp = client.simulate_post("/pam", body=raw, headers=headers)
     assert resp.status_code == 400 and resp.json["code"] == 108, resp.text
-    assert resp.json["details"] == {"data": {field: [
-        "Must not contain unpaired surrogate characters."]}}
+    assert resp.json["details"] == {
+        "data": {field: ["Must not contain unpaired surrogate characters."]}
+    }
     assert f.wallet(clock, pid).balance == 10_000
 
 
@@ -352,8 +424,7 @@ def test_deep_nesting_in_an_ignored_field_is_108_not_500(client, clock):
     data = f.ticket_data("D-1", pid)
     raw = json.dumps({"action": "ticket_create", "data": data}).encode()
     raw = raw[:-2] + b',"extra":' + b"[" * 1000 + b"]" * 1000 + b"}}"
-    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()),
-                                      operator="acme")
+    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()), operator="acme")
     resp = client.simulate_post("/pam", body=raw, headers=headers)
     assert resp.status_code == 400 and resp.json["code"] == 108
     assert f.wallet(clock, pid).balance == 10_000
@@ -367,11 +438,10 @@ def test_receipt_check_of_30000_deep_json_is_a_validation_error(client):
 
 def test_nan_amounts_are_108(client, clock):
     pid = f.player(clock, balance=10_000)
-    raw = betstack.compact_json({"action": "ticket_create",
-                                 "data": f.ticket_data("N-1", pid)}).replace(
-        b'"price":500', b'"price":NaN')
-    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()),
-                                      operator="acme")
+    raw = betstack.compact_json(
+        {"action": "ticket_create", "data": f.ticket_data("N-1", pid)}
+    ).replace(b'"price":500', b'"price":NaN')
+    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()), operator="acme")
     resp = client.simulate_post("/pam", body=raw, headers=headers)
     assert resp.status_code == 400 and resp.json["code"] == 108
 
@@ -389,10 +459,8 @@ def _race(app, n, send):  # type: ignore[no-untyped-def]
 
 def test_concurrent_copies_of_one_signed_create_debit_once(app, db, clock):
     pid = f.player(clock, balance=10_000)
-    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("C-1", pid)},
-                            clock)
-    results = _race(app, 16, lambda c, i: c.simulate_post("/pam", body=raw,
-                                                                headers=headers))
+    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("C-1", pid)}, clock)
+    results = _race(app, 16, lambda c, i: c.simulate_post("/pam", body=raw, headers=headers))
     assert [(r.status_code, r.text) for r in results] == [(200, "")] * 16
     assert f.wallet(clock, pid).balance == 9_500
     _books_clean()
@@ -402,12 +470,14 @@ def test_one_body_less_signature_racing_over_many_tickets_pays_one(app, db, cloc
     pid = f.player(clock, balance=10_000)
     client = falcon.testing.TestClient(app)
     for i in range(8):
-        assert _pam(client, clock, "ticket_reserve",
-                    f.ticket_data(f"RP-{i}", pid)).status_code == 200
+        assert (
+            _pam(client, clock, "ticket_reserve", f.ticket_data(f"RP-{i}", pid)).status_code == 200
+        )
     clock.advance(1)
     raw, headers = f.signed(None, clock)
-    results = _race(app, 8, lambda c, i: c.simulate_post(f"/be/tickets/RP-{i}/paid",
-                                                               body=raw, headers=headers))
+    results = _race(
+        app, 8, lambda c, i: c.simulate_post(f"/be/tickets/RP-{i}/paid", body=raw, headers=headers)
+    )
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [403] * 7
     bal = f.wallet(clock, pid)
@@ -420,8 +490,9 @@ def test_one_body_less_signature_racing_over_many_tickets_pays_one(app, db, cloc
 
 def test_without_operator_name_the_partner_is_found_by_its_key(client, clock):
     pid = f.player(clock, balance=10_000)
-    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("K-1", pid)},
-                            clock, operator=None)
+    raw, headers = f.signed(
+        {"action": "ticket_create", "data": f.ticket_data("K-1", pid)}, clock, operator=None
+    )
     assert "operator-name" not in headers
     assert client.simulate_post("/pam", body=raw, headers=headers).status_code == 200
     assert f.wallet(clock, pid).balance == 9_500
@@ -431,9 +502,12 @@ def test_a_message_signed_by_one_operator_for_another_is_refused(client, clock):
     pid = f.player(clock, balance=10_000)
     for operator in (None, "beta"):  # found by beta's key, or named by the header
         clock.advance(1)
-        raw, headers = f.signed({"action": "ticket_create",
-                                 "data": f.ticket_data("K-2", pid)},  # data.operator: acme
-                                clock, secret=BETA_SECRET, operator=operator)
+        raw, headers = f.signed(
+            {"action": "ticket_create", "data": f.ticket_data("K-2", pid)},  # data.operator: acme
+            clock,
+            secret=BETA_SECRET,
+            operator=operator,
+        )
         resp = client.simulate_post("/pam", body=raw, headers=headers)
         assert resp.status_code == 403 and resp.json["code"] == 109
     assert f.wallet(clock, pid).balance == 10_000 and Ticket.select().count() == 0

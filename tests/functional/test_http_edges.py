@@ -25,8 +25,13 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _call(app: Any, method: str, path: str, headers: dict[str, str], stream: Any,
-          ) -> tuple[int, dict[str, str], bytes]:
+def _call(
+    app: Any,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    stream: Any,
+) -> tuple[int, dict[str, str], bytes]:
     """Call the WSGI app the way gunicorn does for a `Transfer-Encoding: chunked` request:
     no `CONTENT_LENGTH`, and `wsgi.input` yielding the de-chunked body up to its end."""
     environ = falcon.testing.create_environ(method=method, path=path, headers=headers)
@@ -38,14 +43,12 @@ def _call(app: Any, method: str, path: str, headers: dict[str, str], stream: Any
 
 
 def _chunked(app: Any, raw: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-    return _call(app, "POST", "/pam", {**headers, "Transfer-Encoding": "chunked"},
-                 io.BytesIO(raw))
+    return _call(app, "POST", "/pam", {**headers, "Transfer-Encoding": "chunked"}, io.BytesIO(raw))
 
 
 def test_a_signed_chunked_create_is_verified_over_its_body_and_books_the_ticket(app, clock):
     pid = f.player(clock, balance=10_000)
-    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("CH-1", pid)},
-                            clock)
+    raw, headers = f.signed({"action": "ticket_create", "data": f.ticket_data("CH-1", pid)}, clock)
     status, _, body = _chunked(app, raw, headers)
     assert (status, body) == (200, b"")
     assert f.wallet(clock, pid).balance == 10_000 - 500
@@ -64,8 +67,7 @@ def test_a_chunked_body_of_exactly_64_kib_is_read_whole(app, clock):
     compact = betstack.compact_json(envelope)
     raw = compact[:-1] + b',"pad":"' + b"x" * (65_536 - len(compact) - 9) + b'"}'
     assert len(raw) == 65_536
-    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()),
-                                      operator="acme")
+    headers = betstack.signed_headers(f.SECRET, raw, timestamp=unix(clock.now()), operator="acme")
     status, _, body = _chunked(app, raw, {**headers, "Content-Type": "application/json"})
     assert status != 413
     assert json.loads(body)["code"] != 109  # the signature matched the whole body
@@ -82,11 +84,14 @@ class _BrokenChunks(io.RawIOBase):
 
 
 def test_a_malformed_chunked_body_is_400_in_the_protocols_shape_not_500(app):
-    status, _, body = _call(app, "POST", "/pam", {"Content-Type": "application/json",
-                                                  "Transfer-Encoding": "chunked"},
-                            _BrokenChunks())
-    assert (status, json.loads(body)) == (400, {"code": 108,
-                                                "message": "Malformed request body"})
+    status, _, body = _call(
+        app,
+        "POST",
+        "/pam",
+        {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        _BrokenChunks(),
+    )
+    assert (status, json.loads(body)) == (400, {"code": 108, "message": "Malformed request body"})
 
 
 class _StalledBody(io.RawIOBase):
@@ -100,15 +105,28 @@ class _StalledBody(io.RawIOBase):
         raise TimeoutError("timed out")
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/pam", {"code": 108, "message": "Request body not received in time"}),
-    ("/api/v1/players", {"success": False, "error": {
-        "code": "REQUEST_TIMEOUT", "message": "Request body not received in time"}}),
-])
-def test_a_body_that_stops_arriving_is_answered_408_in_the_protocols_shape(app, path,
-                                                                            expected):
-    environ = falcon.testing.create_environ(method="POST", path=path, headers={
-        "Content-Type": "application/json", "Content-Length": "100"})
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/pam", {"code": 108, "message": "Request body not received in time"}),
+        (
+            "/api/v1/players",
+            {
+                "success": False,
+                "error": {
+                    "code": "REQUEST_TIMEOUT",
+                    "message": "Request body not received in time",
+                },
+            },
+        ),
+    ],
+)
+def test_a_body_that_stops_arriving_is_answered_408_in_the_protocols_shape(app, path, expected):
+    environ = falcon.testing.create_environ(
+        method="POST",
+        path=path,
+        headers={"Content-Type": "application/json", "Content-Length": "100"},
+    )
     environ["wsgi.input"] = _StalledBody()
     start = falcon.testing.StartResponseMock()
     body = json.loads(b"".join(app(environ, start)))
@@ -152,8 +170,9 @@ def test_metrics_and_published_keys_answer_while_the_database_is_down(database_d
 
 def test_readyz_answers_503_with_the_reason_while_migrations_are_pending(config, tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    client = falcon.testing.TestClient(create_app(config.replace(database_url=url),
-                                                  clock=FixedClock()))
+    client = falcon.testing.TestClient(
+        create_app(config.replace(database_url=url), clock=FixedClock())
+    )
     resp = client.simulate_get("/readyz")
     assert resp.status_code == 503
     assert resp.json["database"] == "migrations pending"

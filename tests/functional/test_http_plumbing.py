@@ -73,8 +73,9 @@ def test_wrong_method_is_json_405(client):
 
 
 def test_body_over_64_kib_is_413_before_anything_else(client):
-    resp = client.simulate_post("/pam", body=b"x" * (64 * 1024 + 1),
-                                headers={"Content-Type": "application/json"})
+    resp = client.simulate_post(
+        "/pam", body=b"x" * (64 * 1024 + 1), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 413
     assert resp.json["code"] == 108
 
@@ -96,8 +97,10 @@ def test_unexpected_fault_is_500_without_stack_trace(app):
     with capture_logs() as logs:
         resp = falcon.testing.TestClient(app).simulate_get("/api/v1/boom")
     assert resp.status_code == 500
-    assert resp.json == {"success": False,
-                         "error": {"code": "internal_error", "message": "Internal server error"}}
+    assert resp.json == {
+        "success": False,
+        "error": {"code": "internal_error", "message": "Internal server error"},
+    }
     assert "secret internals" not in resp.text
     assert any(e["event"] == "unhandled_exception" for e in logs)
 
@@ -114,8 +117,9 @@ def test_committed_ledger_transactions_are_counted_by_kind(client, clock):
 
     pid = f.player(clock, balance=1_000)
     assert f.pam(client, clock, "ticket_create", f.ticket_data("M-1", pid)).status_code == 200
-    refused = f.pam(client, clock, "ticket_create",
-                    f.ticket_data("M-2", pid, price=5_056, stake=5_000))
+    refused = f.pam(
+        client, clock, "ticket_create", f.ticket_data("M-2", pid, price=5_056, stake=5_000)
+    )
     assert refused.status_code == 400
     text = client.simulate_get("/metrics").text
     assert 'pamgate_ledger_transactions_total{kind="bet.stake"} 1.0' in text

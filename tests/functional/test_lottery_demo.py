@@ -24,10 +24,15 @@ def test_the_demo_sells_a_ticket_that_wins(tmp_path):
     env = live.server_env(f"sqlite:///{tmp_path / 'demo.db'}", live.DEMO_PARTNERS, port)
     live.pamgate(env, "migrate")
     demo = live.pamgate(env, "demo", "--base-url", f"http://127.0.0.1:{port}")
-    script = demo.stdout[demo.stdout.index("# --- lottery"):]
+    script = demo.stdout[demo.stdout.index("# --- lottery") :]
     with live.serve(env, tmp_path / "serve.log"):
-        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                                timeout=60, env={"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        result = subprocess.run(
+            ["bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert '"draw_number"' in out and '{"valid":true}' in out
@@ -38,8 +43,8 @@ def test_the_demo_sells_a_ticket_that_wins(tmp_path):
     image = re.search(r"image (\S+receipt\.png)", out)
     assert image is not None
     codes = zxingcpp.read_barcodes(Image.open(image.group(1)))
-    purchase = json.loads((tmp_path / image.group(1).split("/")[-2] / "purchase.json")
-                          .read_text())
+    purchase = json.loads((tmp_path / image.group(1).split("/")[-2] / "purchase.json").read_text())
     assert json.loads(codes[0].text) == {
         "reference_number": purchase["ticket"]["reference_number"],
-        "security_number": purchase["ticket"]["security_number"]}
+        "security_number": purchase["ticket"]["security_number"],
+    }

@@ -46,8 +46,14 @@ def _mount(app: falcon.App, services: Any) -> None:
     app.add_route("/x/refuses", _Refuses())
 
 
-PING = Protocol(name="ping", prefixes=("/x",), caller="partner", error_body=_error_body,
-                from_core=_from_core, mount=_mount)
+PING = Protocol(
+    name="ping",
+    prefixes=("/x",),
+    caller="partner",
+    error_body=_error_body,
+    from_core=_from_core,
+    mount=_mount,
+)
 
 
 @pytest.fixture
@@ -65,22 +71,23 @@ def test_the_new_family_renders_every_error_in_its_own_shape(client, clock):
     raw, headers = f.signed({"ping": 1}, clock, secret="WRONG")
     resp = client.simulate_post("/x/ping", body=raw, headers=headers)
     assert (resp.status_code, resp.json) == (403, {"err": {"status": 403, "what": "forbidden"}})
-    assert client.simulate_get("/x/nowhere").json == {"err": {"status": 404,
-                                                             "what": "not_found"}}
-    assert client.simulate_get("/x/refuses").json == {"err": {"status": 409,
-                                                            "what": "forbidden"}}
+    assert client.simulate_get("/x/nowhere").json == {"err": {"status": 404, "what": "not_found"}}
+    assert client.simulate_get("/x/refuses").json == {"err": {"status": 409, "what": "forbidden"}}
     assert client.simulate_post("/x/ping", body=b"x" * 70_000).json == {
-        "err": {"status": 413, "what": "payload_too_large"}}
-    assert client.simulate_get("/x/%00").json == {"err": {"status": 400,
-                                                        "what": "validation_error"}}
+        "err": {"status": 413, "what": "payload_too_large"}
+    }
+    assert client.simulate_get("/x/%00").json == {
+        "err": {"status": 400, "what": "validation_error"}
+    }
 
 
 def test_the_other_families_keep_their_shapes(client):
     resp = client.simulate_get("/pam")
-    assert (resp.status_code, resp.json) == (405, {"code": 108,
-                                                   "message": "Method not allowed"})
+    assert (resp.status_code, resp.json) == (405, {"code": 108, "message": "Method not allowed"})
     assert client.simulate_get("/api/v1/nowhere").json == {
-        "success": False, "error": {"code": "NOT_FOUND", "message": "Not found"}}
+        "success": False,
+        "error": {"code": "NOT_FOUND", "message": "Not found"},
+    }
 
 
 def test_two_families_may_not_claim_one_prefix():

@@ -12,11 +12,17 @@ from signing.keys import load_signing_key, load_verify_key
 from signing.receipts import security_number
 
 RECEIPT = {
-    "combination_numbers": "10,27,36,41,52,56", "transaction_date": "22/12/2025 20:19:57",
-    "store_id": "26226", "pos_id": "1", "foreign_pos_id": "1",
-    "transaction_number": "432930881", "reference_number": "801500019-35600002",
-    "session_id": "80150001900", "serial_number": "4815-052713529-200818",
-    "creation_date": 1769621353354, "ticket_image": "iVBORw0KGgo=",
+    "combination_numbers": "10,27,36,41,52,56",
+    "transaction_date": "22/12/2025 20:19:57",
+    "store_id": "26226",
+    "pos_id": "1",
+    "foreign_pos_id": "1",
+    "transaction_number": "432930881",
+    "reference_number": "801500019-35600002",
+    "session_id": "80150001900",
+    "serial_number": "4815-052713529-200818",
+    "creation_date": 1769621353354,
+    "ticket_image": "iVBORw0KGgo=",
 }
 
 
@@ -63,8 +69,22 @@ def test_keys_generate_prints_a_working_pair(capsys):
 
 def test_token_mints_a_jwt_with_the_claims_asked_for(capsys, monkeypatch):
     monkeypatch.delenv("PAMGATE_JWT_SECRET", raising=False)
-    assert cli.main(["token", "--role", "VENTANA", "--sub", "u1", "--ventana", "v1",
-                     "--permission", "payments_read"]) == 0
+    assert (
+        cli.main(
+            [
+                "token",
+                "--role",
+                "VENTANA",
+                "--sub",
+                "u1",
+                "--ventana",
+                "v1",
+                "--permission",
+                "payments_read",
+            ]
+        )
+        == 0
+    )
     token = capsys.readouterr().out.strip()
     claims = jwt.decode(token, DEMO_JWT_SECRET, algorithms=["HS256"])
     assert (claims["sub"], claims["role"], claims["ventanaId"]) == ("u1", "VENTANA", "v1")

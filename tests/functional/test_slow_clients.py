@@ -76,20 +76,35 @@ def _trickling(base: str, count: int) -> Iterator[list[socket.socket]]:
 
 
 def _signed_chunks(body: bytes) -> tuple[Iterator[bytes], dict[str, str]]:
-    headers = betstack.signed_headers("12345ABCDE", body, timestamp=int(time.time()),
-                                      operator="acme")
+    headers = betstack.signed_headers(
+        "12345ABCDE", body, timestamp=int(time.time()), operator="acme"
+    )
     headers["Content-Type"] = "application/json"
-    return (body[i:i + 1000] for i in range(0, len(body), 1000)), headers
+    return (body[i : i + 1000] for i in range(0, len(body), 1000)), headers
 
 
 def test_chunked_bodies_are_read_whole_and_held_to_the_size_limit(server):  # noqa: F811
     base, _, _ = server
-    envelope = {"action": "ticket_create", "data": {
-        "operator": "acme", "ticket_id": "chunked-1", "ticket_code": "CHUNK1",
-        "player_id": "no-such-player", "price": 500, "stake": 444, "wht_amount": 240,
-        "wht": 10, "ext_amount": 56, "ext": 12.5, "ext_type": "inclusive",
-        "gross_payout": 2842, "net_payout": 2602, "currency": "USD",
-        "ticket_type": "quickbet"}}
+    envelope = {
+        "action": "ticket_create",
+        "data": {
+            "operator": "acme",
+            "ticket_id": "chunked-1",
+            "ticket_code": "CHUNK1",
+            "player_id": "no-such-player",
+            "price": 500,
+            "stake": 444,
+            "wht_amount": 240,
+            "wht": 10,
+            "ext_amount": 56,
+            "ext": 12.5,
+            "ext_type": "inclusive",
+            "gross_payout": 2842,
+            "net_payout": 2602,
+            "currency": "USD",
+            "ticket_type": "quickbet",
+        },
+    }
     chunks, headers = _signed_chunks(betstack.compact_json(envelope))
     resp = requests.post(f"{base}/pam", data=chunks, headers=headers, timeout=10)
     # the signature matched the chunked body: the request got as far as the player lookup
@@ -103,12 +118,16 @@ def test_chunked_bodies_are_read_whole_and_held_to_the_size_limit(server):  # no
 
 
 def test_fifty_slow_senders_neither_delay_healthz_nor_keep_their_connection(
-        short_read_timeout, server):  # noqa: F811
+    short_read_timeout,
+    server,  # noqa: F811 - the live server fixture
+):
     base, _, _ = server
     with _trickling(base, 50) as socks:
         stalled = socket.create_connection(_address(base), timeout=5)
-        stalled.sendall(b"POST /pam HTTP/1.1\r\nHost: pamgate\r\nContent-Type: "
-                        b"application/json\r\nContent-Length: 100\r\n\r\n{")
+        stalled.sendall(
+            b"POST /pam HTTP/1.1\r\nHost: pamgate\r\nContent-Type: "
+            b"application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
         time.sleep(0.5)  # every slow sender is connected and has started its request
         latencies = [_healthz_seconds(base) for _ in range(5)]
         assert max(latencies) < 1.0, latencies

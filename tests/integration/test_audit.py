@@ -27,10 +27,17 @@ def _append(n: int, start: int = 0) -> list[int]:
     seqs = []
     for i in range(start, start + n):
         with unit_of_work(database):
-            seqs.append(audit.append(
-                CASHIER, "TICKET_PAY", now=NOW + dt.timedelta(seconds=i), target_type="ticket",
-                target_id=f"t-{i}", request_id=f"req-{i}", details={"amount": 100 * i},
-            ))
+            seqs.append(
+                audit.append(
+                    CASHIER,
+                    "TICKET_PAY",
+                    now=NOW + dt.timedelta(seconds=i),
+                    target_type="ticket",
+                    target_id=f"t-{i}",
+                    request_id=f"req-{i}",
+                    details={"amount": 100 * i},
+                )
+            )
     return seqs
 
 
@@ -49,8 +56,7 @@ def _without_append_only_guard(db: Any) -> Iterator[None]:
     finally:
         if is_postgres(db):
             with db.atomic():
-                db.execute_sql(
-                    "ALTER TABLE audit_record ENABLE TRIGGER audit_record_append_only")
+                db.execute_sql("ALTER TABLE audit_record ENABLE TRIGGER audit_record_append_only")
 
 
 def test_appended_rows_form_a_chain_that_verifies(db) -> None:
@@ -80,9 +86,15 @@ def test_the_chain_is_verified_across_batches(db) -> None:
 def test_a_row_records_who_did_what_to_which_target(db) -> None:
     _append(1)
     row = AuditRecord.get_by_id(1)
-    assert (row.actor_type, row.actor_id, row.action, row.target_type, row.target_id,
-            row.result, row.request_id) == (
-        "user", "cashier-1", "TICKET_PAY", "ticket", "t-0", "ok", "req-0")
+    assert (
+        row.actor_type,
+        row.actor_id,
+        row.action,
+        row.target_type,
+        row.target_id,
+        row.result,
+        row.request_id,
+    ) == ("user", "cashier-1", "TICKET_PAY", "ticket", "t-0", "ok", "req-0")
     assert row.details == '{"amount":0}'
 
 
@@ -109,9 +121,9 @@ def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link(db) -> None:
     row = AuditRecord.get_by_id(2)
     forged = {**audit._fields(row), "details": '{"amount":999999}'}
     with _without_append_only_guard(db), unit_of_work(db):
-        AuditRecord.update(details=forged["details"],
-                           hash=audit._digest(row.prev_hash, forged)).where(
-            AuditRecord.seq == 2).execute()
+        AuditRecord.update(
+            details=forged["details"], hash=audit._digest(row.prev_hash, forged)
+        ).where(AuditRecord.seq == 2).execute()
     report = audit.verify()
     assert report.problems == ["row 3: previous-hash link is broken"]
 
@@ -206,4 +218,3 @@ def test_verify_in_a_snapshot_is_not_confused_by_concurrent_appends(db) -> None:
             return audit.verify()
 
     assert _verify_while_appending(in_snapshot) == []
-

@@ -30,8 +30,9 @@ NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 
 
 @pytest.fixture
-def pamgate(db: Any, db_url: str, monkeypatch: pytest.MonkeyPatch,
-            capsys: pytest.CaptureFixture[str]) -> Any:
+def pamgate(
+    db: Any, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Any:
     """`pamgate(*argv)` → (exit status, stdout), with DATABASE_URL naming the test database.
     The CLI binds the models to a database of its own; the test's is bound back after."""
     monkeypatch.setenv("DATABASE_URL", db_url)
@@ -51,9 +52,9 @@ def pamgate(db: Any, db_url: str, monkeypatch: pytest.MonkeyPatch,
 def _books(db: Any) -> tuple[Account, Account]:
     with unit_of_work(db):
         wallet = ledger.ensure_account(
-            AccountSpec("player:ana:wallet:MXN", "player_wallet", "MXN", CREDIT, 0), NOW)
-        cash = ledger.ensure_account(AccountSpec("house:cash:MXN", "house_cash", "MXN", DEBIT),
-                                     NOW)
+            AccountSpec("player:ana:wallet:MXN", "player_wallet", "MXN", CREDIT, 0), NOW
+        )
+        cash = ledger.ensure_account(AccountSpec("house:cash:MXN", "house_cash", "MXN", DEBIT), NOW)
         ledger.post("wallet.deposit", [Leg(wallet, -2500), Leg(cash, 2500)], now=NOW)
         audit.append(Actor("user", "cashier-1"), "PLAYER_DEPOSIT", now=NOW, target_id="ana")
     return wallet, cash
@@ -82,9 +83,14 @@ def test_reconcile_prints_json_on_request(db, pamgate) -> None:
     wallet, _ = _books(db)
     with unit_of_work(db):  # a rolled-back win: player debt, a warning only
         payouts = ledger.ensure_account(
-            AccountSpec("operator:op:payouts:MXN", "house_payouts", "MXN", DEBIT), NOW)
-        ledger.post("bet.win.reversal", [Leg(wallet, 3000), Leg(payouts, -3000)], now=NOW,
-                    allow_overdraft=[wallet.id])
+            AccountSpec("operator:op:payouts:MXN", "house_payouts", "MXN", DEBIT), NOW
+        )
+        ledger.post(
+            "bet.win.reversal",
+            [Leg(wallet, 3000), Leg(payouts, -3000)],
+            now=NOW,
+            allow_overdraft=[wallet.id],
+        )
     status, out = pamgate("reconcile", "--json")
     assert status == 0
     report = json.loads(out)
@@ -114,8 +120,14 @@ def test_prune_deletes_idempotency_records_past_retention(db, pamgate) -> None:
     now = SystemClock().now()
     with unit_of_work(db):
         for days, key in ((400, "ancient"), (121, "expired"), (119, "kept"), (0, "fresh")):
-            IdempotencyRecord.create(scope="s", key=key, fingerprint="f", status_code=201,
-                                     response_body="{}", created_at=now - dt.timedelta(days=days))
+            IdempotencyRecord.create(
+                scope="s",
+                key=key,
+                fingerprint="f",
+                status_code=201,
+                response_body="{}",
+                created_at=now - dt.timedelta(days=days),
+            )
     status, out = pamgate("prune")
     assert status == 0
     assert out.startswith("deleted 2 idempotency records created before ")
@@ -127,9 +139,16 @@ def test_prune_forgets_signatures_past_their_window(db, pamgate) -> None:
     now = SystemClock().now()
     with unit_of_work(db):
         for minutes, sig in ((-11, "old"), (5, "live")):
-            SignatureUse.create(partner="p", signature=sig, method="POST", request_hash="h",
-                                status_code=200, response="{}", created_at=now,
-                                expires_at=now + dt.timedelta(minutes=minutes))
+            SignatureUse.create(
+                partner="p",
+                signature=sig,
+                method="POST",
+                request_hash="h",
+                status_code=200,
+                response="{}",
+                created_at=now,
+                expires_at=now + dt.timedelta(minutes=minutes),
+            )
     status, out = pamgate("prune")
     assert status == 0
     assert "deleted 1 signature records past their window" in out
@@ -139,20 +158,21 @@ def test_prune_forgets_signatures_past_their_window(db, pamgate) -> None:
 def test_sweep_summarises_refused_requests_of_minutes_that_are_over(db, pamgate) -> None:
     minute = SystemClock().now().replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
     with unit_of_work(db):
-        RejectionTally.create(partner="unknown", reason="bad_signature", minute=minute,
-                              count=3900)
+        RejectionTally.create(partner="unknown", reason="bad_signature", minute=minute, count=3900)
     status, out = pamgate("sweep", "--once")
     assert status == 0
     assert "summarised 1 minute(s) of refused requests" in out
     row = AuditRecord.select().order_by(AuditRecord.seq.desc()).get()
     assert (row.action, row.result, row.target_id) == (
-        "signature_check", "rejected:bad_signature", minute.isoformat() + "Z")
+        "signature_check",
+        "rejected:bad_signature",
+        minute.isoformat() + "Z",
+    )
     assert '"count":3900' in row.details
     assert RejectionTally.select().count() == 0
 
 
-def test_verbs_refuse_a_database_that_is_not_migrated(tmp_path: Path, monkeypatch,
-                                                      capsys) -> None:
+def test_verbs_refuse_a_database_that_is_not_migrated(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     for argv in (["reconcile"], ["audit", "verify"], ["prune"]):
         assert main(argv) == 2

@@ -50,8 +50,10 @@ def test_a_missing_database_directory_is_one_line(tmp_path, pamgate, argv) -> No
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'pamgate.db'}"
     status, out, err = pamgate(url, *argv)
     assert status == 2 and out == ""
-    assert _one_line(err) == (f"pamgate: database directory {tmp_path / 'no' / 'such' / 'dir'} "
-                              f"does not exist (DATABASE_URL={url})\n")
+    assert _one_line(err) == (
+        f"pamgate: database directory {tmp_path / 'no' / 'such' / 'dir'} "
+        f"does not exist (DATABASE_URL={url})\n"
+    )
     assert not (tmp_path / "no").exists()
 
 
@@ -77,8 +79,9 @@ def test_a_refused_postgresql_connection_is_one_line_without_the_password(pamgat
         port = probe.getsockname()[1]
     status, out, err = pamgate(f"postgresql://ops:hunter2@127.0.0.1:{port}/books", "reconcile")
     assert status == 2 and out == ""
-    assert _one_line(err).startswith(f"pamgate: database postgresql://ops:***@127.0.0.1:{port}"
-                                     "/books: connection to server at ")
+    assert _one_line(err).startswith(
+        f"pamgate: database postgresql://ops:***@127.0.0.1:{port}/books: connection to server at "
+    )
     assert "hunter2" not in err
 
 
@@ -92,7 +95,8 @@ def silent_server() -> Iterator[int]:
 
 
 def test_an_unanswering_postgresql_gives_up_after_the_connect_timeout(
-        silent_server, pamgate, monkeypatch) -> None:
+    silent_server, pamgate, monkeypatch
+) -> None:
     monkeypatch.setattr(cli, "CONNECT_TIMEOUT_S", 2)
     started = time.monotonic()
     status, out, err = pamgate(f"postgresql://postgres@127.0.0.1:{silent_server}/x", "migrate")
@@ -110,8 +114,9 @@ def test_the_cli_connect_timeout_is_short() -> None:
 
 
 def test_a_missing_receipt_file_is_one_line(tmp_path, pamgate) -> None:
-    status, out, err = pamgate("sqlite:///unused.db", "receipts", "verify",
-                               str(tmp_path / "nope.json"))
+    status, out, err = pamgate(
+        "sqlite:///unused.db", "receipts", "verify", str(tmp_path / "nope.json")
+    )
     assert status == 2 and out == ""
     assert _one_line(err) == f"pamgate: receipt file {tmp_path / 'nope.json'}: not found\n"
 
@@ -143,12 +148,19 @@ def test_an_unreadable_receipt_file_is_one_line(tmp_path, pamgate) -> None:
 # --- one composition root ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv", [
-    ["migrate"], ["reconcile"], ["audit", "verify"], ["prune"], ["sweep", "--once"],
-    ["token", "--role", "ADMIN"], ["receipts", "verify", "-"],
-])
-def test_verbs_build_their_services_like_the_app(db, db_url, pamgate, monkeypatch,
-                                                 argv) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["migrate"],
+        ["reconcile"],
+        ["audit", "verify"],
+        ["prune"],
+        ["sweep", "--once"],
+        ["token", "--role", "ADMIN"],
+        ["receipts", "verify", "-"],
+    ],
+)
+def test_verbs_build_their_services_like_the_app(db, db_url, pamgate, monkeypatch, argv) -> None:
     built: list[Any] = []
     real = gateway.app.build_services
 
@@ -177,8 +189,7 @@ class _Stdin:
         return self._text
 
 
-def test_a_broken_database_file_is_not_reported_as_a_missing_directory(tmp_path,
-                                                                       pamgate) -> None:
+def test_a_broken_database_file_is_not_reported_as_a_missing_directory(tmp_path, pamgate) -> None:
     path = tmp_path / "pamgate.db"
     path.write_bytes(b"this is not a database" * 100)
     status, _, err = pamgate(f"sqlite:///{path}", "reconcile")
@@ -186,8 +197,9 @@ def test_a_broken_database_file_is_not_reported_as_a_missing_directory(tmp_path,
     assert "file is not a database" in _one_line(err)
 
 
-def test_the_database_directory_check_resolves_relative_paths(tmp_path, pamgate,
-                                                              monkeypatch) -> None:
+def test_the_database_directory_check_resolves_relative_paths(
+    tmp_path, pamgate, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     status, out, _ = pamgate("sqlite:///relative.db", "migrate")
     assert status == 0 and "schema is current" in out
@@ -198,14 +210,23 @@ def test_serve_leaves_the_database_driver_to_the_workers() -> None:
     """gunicorn's gevent workers patch `threading.local` when they start: peewee (whose
     connection state is thread-local) must not be imported in the master before that, or
     every greenlet of a worker would share one connection."""
-    code = ("import sys\n"
-            "import gateway.http.server as server\n"
-            "server.serve = lambda *a, **k: print(sorted({'peewee', 'psycopg2', 'playhouse'}"
-            " & set(sys.modules)))\n"
-            "from gateway.cli import main\n"
-            "main(['serve'])\n")
+    code = (
+        "import sys\n"
+        "import gateway.http.server as server\n"
+        "server.serve = lambda *a, **k: print(sorted({'peewee', 'psycopg2', 'playhouse'}"
+        " & set(sys.modules)))\n"
+        "from gateway.cli import main\n"
+        "main(['serve'])\n"
+    )
     env = {**os.environ, "PAMGATE_LOG_FORMAT": "json"}
     env.pop("PAMGATE_PARTNERS_FILE", None)
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(cli.__file__).parents[1],
-                          env=env, capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(cli.__file__).parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert done.stdout.strip() == "[]", done.stderr

@@ -74,8 +74,10 @@ def test_discard_of_unknown_ticket_racing_its_create_leaves_the_wallet_whole(app
     for i in range(6):
         pid = f.player(clock, balance=1_000)
         tid = f"DC-{i}"
-        calls = [("pam", "ticket_create", f.ticket_data(tid, pid)),
-                 ("pam", "ticket_discard", _ev(tid))]
+        calls = [
+            ("pam", "ticket_create", f.ticket_data(tid, pid)),
+            ("pam", "ticket_discard", _ev(tid)),
+        ]
         results = _race(app, db, clock, calls)
         assert results[1] == (200, ""), results
         assert results[0][0] in (200, 400), results
@@ -92,8 +94,12 @@ def test_paid_racing_discard_of_a_reservation_moves_money_once(app, db, clock):
         pid = f.player(clock, balance=1_000)
         tid = f"PD-{i}"
         client = falcon.testing.TestClient(app)
-        assert f.pam(client, clock, "ticket_reserve",
-                     f.ticket_data(tid, pid, psp="wallet")).status_code == 200
+        assert (
+            f.pam(
+                client, clock, "ticket_reserve", f.ticket_data(tid, pid, psp="wallet")
+            ).status_code
+            == 200
+        )
         calls = [("be", f"/be/tickets/{tid}/paid", None), ("pam", "ticket_discard", _ev(tid))]
         results = _race(app, db, clock, calls)
         bal = f.wallet(clock, pid)
@@ -110,8 +116,12 @@ def test_paid_racing_the_expiry_sweeper_moves_money_once(app, db, clock):
     pid = f.player(clock, balance=10_000)
     client = falcon.testing.TestClient(app)
     for i in range(6):
-        assert f.pam(client, clock, "ticket_reserve",
-                     f.ticket_data(f"PX-{i}", pid, psp="wallet")).status_code == 200
+        assert (
+            f.pam(
+                client, clock, "ticket_reserve", f.ticket_data(f"PX-{i}", pid, psp="wallet")
+            ).status_code
+            == 200
+        )
     clock.advance(1801)
     barrier = threading.Barrier(2)
 
@@ -130,8 +140,11 @@ def test_paid_racing_the_expiry_sweeper_moves_money_once(app, db, clock):
             for i in range(6):
                 # body-less POSTs sign only the timestamp: one second each, as the engine does
                 raw, headers = f.signed(None, clock, skew=i)
-                out.append(c.simulate_post(f"/be/tickets/PX-{i}/paid", body=raw,
-                                           headers=headers).status_code)
+                out.append(
+                    c.simulate_post(
+                        f"/be/tickets/PX-{i}/paid", body=raw, headers=headers
+                    ).status_code
+                )
             return out
         finally:
             db.close()
@@ -171,8 +184,13 @@ def test_sqlite_writer_lock_does_not_leak_a_descriptor_per_thread(db, clock):
 
     def one(i):
         from gateway.core import players
-        players.move_cash(f.ctx(clock), f.ADMIN_USER, players.CashMovement(
-            player_id=pid, amount=1, method="cash", idempotency_key=f"fd-{i}"), deposit=True)
+
+        players.move_cash(
+            f.ctx(clock),
+            f.ADMIN_USER,
+            players.CashMovement(player_id=pid, amount=1, method="cash", idempotency_key=f"fd-{i}"),
+            deposit=True,
+        )
         db.close()
 
     for i in range(20):

@@ -32,6 +32,7 @@ class Posted:
     txn: int
     amount: int
 
+
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 CTX = Context(actor=Actor("user", "cashier-1"), now=NOW, request_id="req-1")
 ADMIN_USER = Principal(user_id="admin-1", role=ADMIN)
@@ -41,15 +42,16 @@ THREADS = 32
 def _accounts() -> tuple[Account, Account]:
     with unit_of_work(database):
         wallet = ledger.ensure_account(
-            AccountSpec("player:p:wallet:MXN", "player_wallet", "MXN", CREDIT, 0), NOW)
-        cash = ledger.ensure_account(
-            AccountSpec("house:cash:MXN", "house_cash", "MXN", DEBIT), NOW)
+            AccountSpec("player:p:wallet:MXN", "player_wallet", "MXN", CREDIT, 0), NOW
+        )
+        cash = ledger.ensure_account(AccountSpec("house:cash:MXN", "house_cash", "MXN", DEBIT), NOW)
     return wallet, cash
 
 
 def _player() -> str:
-    outcome = create_player(CTX, ADMIN_USER, NewPlayer(msisdn="+50688887777", lang="es",
-                                                       currency="MXN"))
+    outcome = create_player(
+        CTX, ADMIN_USER, NewPlayer(msisdn="+50688887777", lang="es", currency="MXN")
+    )
     return str(outcome.result.id)
 
 
@@ -87,16 +89,23 @@ def test_keys_are_scoped(db) -> None:
 
 
 def test_the_fingerprint_ignores_key_order() -> None:
-    assert (idempotency.fingerprint({"a": 1, "b": [1, 2]})
-            == idempotency.fingerprint({"b": [1, 2], "a": 1}))
+    assert idempotency.fingerprint({"a": 1, "b": [1, 2]}) == idempotency.fingerprint(
+        {"b": [1, 2], "a": 1}
+    )
     assert idempotency.fingerprint({"a": 1}) != idempotency.fingerprint({"a": 2})
 
 
 def test_prune_deletes_only_records_older_than_the_cutoff(db) -> None:
     with unit_of_work(db):
         for days, key in ((200, "old"), (121, "older-than-120"), (30, "recent")):
-            IdempotencyRecord.create(scope="s", key=key, fingerprint="f", status_code=200,
-                                     response_body="{}", created_at=NOW - dt.timedelta(days=days))
+            IdempotencyRecord.create(
+                scope="s",
+                key=key,
+                fingerprint="f",
+                status_code=200,
+                response_body="{}",
+                created_at=NOW - dt.timedelta(days=days),
+            )
     with unit_of_work(db):
         assert idempotency.prune(NOW - dt.timedelta(days=120)) == 2
     assert [r.key for r in IdempotencyRecord.select()] == ["recent"]
@@ -172,8 +181,9 @@ def test_racing_duplicates_of_one_command_move_money_once(db) -> None:
 
 def test_racing_cash_deposits_with_one_key_credit_the_wallet_once(db) -> None:
     player_id = _player()
-    cmd = CashMovement(player_id=player_id, amount=12_345, method="cash",
-                       idempotency_key="dep-0001")
+    cmd = CashMovement(
+        player_id=player_id, amount=12_345, method="cash", idempotency_key="dep-0001"
+    )
 
     outcomes = in_threads(THREADS, lambda i: move_cash(CTX, ADMIN_USER, cmd, deposit=True))
     assert [o for o in outcomes if isinstance(o, Exception)] == []
@@ -188,8 +198,7 @@ def test_racing_cash_deposits_with_one_key_credit_the_wallet_once(db) -> None:
 def test_racing_withdrawals_with_one_key_debit_the_wallet_once(db) -> None:
     player_id = _player()
     move_cash(CTX, ADMIN_USER, CashMovement(player_id, 1000, "cash", "fund-0001"), deposit=True)
-    cmd = CashMovement(player_id=player_id, amount=600, method="cash",
-                       idempotency_key="wd-0001")
+    cmd = CashMovement(player_id=player_id, amount=600, method="cash", idempotency_key="wd-0001")
 
     outcomes = in_threads(THREADS, lambda i: move_cash(CTX, ADMIN_USER, cmd, deposit=False))
     assert [o for o in outcomes if isinstance(o, Exception)] == []

@@ -20,15 +20,15 @@ from gateway.store.models import Account, Entry, Hold, LedgerTxn
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 
 
-def _account(db, code: str, kind: str, side: str, floor: int | None = None,
-             currency: str = "MXN") -> Account:
+def _account(
+    db, code: str, kind: str, side: str, floor: int | None = None, currency: str = "MXN"
+) -> Account:
     with unit_of_work(db):
         return ledger.ensure_account(AccountSpec(code, kind, currency, side, floor), NOW)
 
 
 def _wallet(db, name: str = "ana", currency: str = "MXN") -> Account:
-    return _account(db, f"player:{name}:wallet:{currency}", "player_wallet", CREDIT, 0,
-                    currency)
+    return _account(db, f"player:{name}:wallet:{currency}", "player_wallet", CREDIT, 0, currency)
 
 
 def _cash(db, currency: str = "MXN") -> Account:
@@ -36,20 +36,19 @@ def _cash(db, currency: str = "MXN") -> Account:
 
 
 def _stakes(db, currency: str = "MXN") -> Account:
-    return _account(db, f"operator:op:stakes:{currency}", "house_stakes", CREDIT, None,
-                    currency)
+    return _account(db, f"operator:op:stakes:{currency}", "house_stakes", CREDIT, None, currency)
 
 
 def _deposit(db, wallet: Account, cash: Account, amount: int) -> LedgerTxn:
     with unit_of_work(db):
-        return ledger.post("wallet.deposit", [Leg(wallet, -amount), Leg(cash, amount)],
-                           now=NOW, reference="dep")
+        return ledger.post(
+            "wallet.deposit", [Leg(wallet, -amount), Leg(cash, amount)], now=NOW, reference="dep"
+        )
 
 
 def _withdraw(db, wallet: Account, cash: Account, amount: int) -> LedgerTxn:
     with unit_of_work(db):
-        return ledger.post("wallet.withdrawal", [Leg(wallet, amount), Leg(cash, -amount)],
-                           now=NOW)
+        return ledger.post("wallet.withdrawal", [Leg(wallet, amount), Leg(cash, -amount)], now=NOW)
 
 
 def _hold(db, account: Account, amount: int, **kwargs: object) -> Hold:
@@ -112,8 +111,9 @@ def test_zero_legs_are_dropped(db) -> None:
     wallet, cash, stakes = _wallet(db), _cash(db), _stakes(db)
     txn = _deposit(db, wallet, cash, 300)
     with unit_of_work(db):
-        txn = ledger.post("wallet.deposit", [Leg(cash, 10), Leg(stakes, 0), Leg(wallet, -10)],
-                          now=NOW)
+        txn = ledger.post(
+            "wallet.deposit", [Leg(cash, 10), Leg(stakes, 0), Leg(wallet, -10)], now=NOW
+        )
     assert Entry.select().where(Entry.txn == txn.id).count() == 2
 
 
@@ -183,8 +183,12 @@ def test_an_account_without_a_floor_may_go_negative(db) -> None:
 def test_allow_overdraft_lets_a_named_account_below_its_floor(db) -> None:
     wallet, cash = _wallet(db), _cash(db)
     with unit_of_work(db):
-        ledger.post("wallet.withdrawal", [Leg(wallet, 300), Leg(cash, -300)], now=NOW,
-                    allow_overdraft=[wallet.id])
+        ledger.post(
+            "wallet.withdrawal",
+            [Leg(wallet, 300), Leg(cash, -300)],
+            now=NOW,
+            allow_overdraft=[wallet.id],
+        )
     assert _bal(wallet) == (-300, 0, -300)
 
 
@@ -192,8 +196,12 @@ def test_a_credit_to_an_account_below_its_floor_is_allowed(db) -> None:
     """Money coming in is never refused, even into an account in debt."""
     wallet, cash = _wallet(db), _cash(db)
     with unit_of_work(db):
-        ledger.post("wallet.withdrawal", [Leg(wallet, 300), Leg(cash, -300)], now=NOW,
-                    allow_overdraft=[wallet.id])
+        ledger.post(
+            "wallet.withdrawal",
+            [Leg(wallet, 300), Leg(cash, -300)],
+            now=NOW,
+            allow_overdraft=[wallet.id],
+        )
     _deposit(db, wallet, cash, 100)
     assert _bal(wallet) == (-200, 0, -200)
 
@@ -232,8 +240,9 @@ def test_posting_a_hold_fully_moves_the_money(db) -> None:
     _deposit(db, wallet, cash, 1000)
     hold = _hold(db, wallet, 400)
     with unit_of_work(db):
-        txn = ledger.post_hold(hold, 400, [Leg(stakes, -400)], kind="bet.stake", now=NOW,
-                               reference="ticket-1")
+        txn = ledger.post_hold(
+            hold, 400, [Leg(stakes, -400)], kind="bet.stake", now=NOW, reference="ticket-1"
+        )
     assert _bal(wallet) == (600, 0, 600)
     assert _bal(stakes) == (400, 0, 400)
     row = Hold.get_by_id(hold.id)
@@ -327,13 +336,20 @@ def test_a_reversal_mirrors_its_original(db) -> None:
     excise = _account(db, "tax:excise:MXN", "tax_liability", CREDIT)
     _deposit(db, wallet, cash, 1000)
     with unit_of_work(db):
-        original = ledger.post("bet.stake", [Leg(wallet, 300), Leg(stakes, -250),
-                                             Leg(excise, -50)], now=NOW, reference="t-9")
+        original = ledger.post(
+            "bet.stake",
+            [Leg(wallet, 300), Leg(stakes, -250), Leg(excise, -50)],
+            now=NOW,
+            reference="t-9",
+        )
     with unit_of_work(db):
         reversal = ledger.reverse(original, now=NOW, actor="ops", memo="mistake")
     assert reversal.reverses_id == original.id
     assert (reversal.kind, reversal.reference, reversal.actor) == (
-        "bet.stake.reversal", "t-9", "ops")
+        "bet.stake.reversal",
+        "t-9",
+        "ops",
+    )
     mine = sorted((e.account_id, e.amount) for e in reversal.entries)
     theirs = sorted((e.account_id, -e.amount) for e in original.entries)
     assert mine == theirs

@@ -42,9 +42,19 @@ def _reserve(wallet: Account, amount: int) -> Hold:
     (inside the caller's unit of work)."""
     ticket_id = str(uuid.uuid4())
     hold = ledger.place_hold(wallet, amount, now=NOW, reference=ticket_id)
-    Ticket.create(id=ticket_id, channel="test", operator="op", external_id=ticket_id,
-                  currency="MXN", status=tickets.RESERVED, price=amount, stake=amount,
-                  hold=hold.id, created_at=NOW, updated_at=NOW)
+    Ticket.create(
+        id=ticket_id,
+        channel="test",
+        operator="op",
+        external_id=ticket_id,
+        currency="MXN",
+        status=tickets.RESERVED,
+        price=amount,
+        stake=amount,
+        hold=hold.id,
+        created_at=NOW,
+        updated_at=NOW,
+    )
     return hold
 
 
@@ -101,8 +111,14 @@ def test_racing_holds_never_reserve_more_than_available(db) -> None:
                 status = tickets.CANCELLED
             else:
                 amount = 40 if i == 0 else 100
-                ledger.post_hold(hold, amount, [Leg(stakes, -amount)], kind="bet.stake",
-                                 now=NOW, reference=hold.reference)
+                ledger.post_hold(
+                    hold,
+                    amount,
+                    [Leg(stakes, -amount)],
+                    kind="bet.stake",
+                    now=NOW,
+                    reference=hold.reference,
+                )
                 status = tickets.OPEN
             Ticket.update(status=status).where(Ticket.id == hold.reference).execute()
 
@@ -230,8 +246,14 @@ def test_posting_a_hold_while_the_wallet_is_debited_does_not_deadlock(db, monkey
     def post_the_hold() -> None:
         try:
             with unit_of_work(database):
-                ledger.post_hold(Hold.get_by_id(hold.id), 300, [Leg(stakes, -300)],
-                                 kind="bet.stake", now=NOW, reference=hold.reference)
+                ledger.post_hold(
+                    Hold.get_by_id(hold.id),
+                    300,
+                    [Leg(stakes, -300)],
+                    kind="bet.stake",
+                    now=NOW,
+                    reference=hold.reference,
+                )
                 Ticket.update(status=tickets.OPEN).where(Ticket.id == hold.reference).execute()
             outcomes["poster"] = "ok"
         except Exception as exc:  # the test reports what went wrong
@@ -250,8 +272,10 @@ def test_posting_a_hold_while_the_wallet_is_debited_does_not_deadlock(db, monkey
         finally:
             database.close()
 
-    threads = [threading.Thread(target=post_the_hold, name="poster"),
-               threading.Thread(target=place_a_bet, name="bettor")]
+    threads = [
+        threading.Thread(target=post_the_hold, name="poster"),
+        threading.Thread(target=place_a_bet, name="bettor"),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -33,8 +33,9 @@ def books(db):  # type: ignore[no-untyped-def]
             "excise": accounts.excise_tax("MXN", NOW),
             "psp": accounts.psp_clearing("card", "MXN", NOW),
         }
-        ledger.post("wallet.deposit", [Leg(made["wallet"], -5000), Leg(made["cash"], 5000)],
-                    now=NOW)
+        ledger.post(
+            "wallet.deposit", [Leg(made["wallet"], -5000), Leg(made["cash"], 5000)], now=NOW
+        )
     return made
 
 
@@ -47,32 +48,43 @@ def test_every_kind_has_its_reversal_on_the_same_accounts() -> None:
 
 def test_the_account_kinds_opened_by_accounts_are_all_touched_by_some_kind() -> None:
     touched = set().union(*(k.accounts for k in ledger_kinds.DECLARED))
-    assert {"player_wallet", "window_cash", "house_cash", "house_stakes", "house_payouts",
-            "tax_liability", "psp_clearing", "prize_liability"} <= touched
+    assert {
+        "player_wallet",
+        "window_cash",
+        "house_cash",
+        "house_stakes",
+        "house_payouts",
+        "tax_liability",
+        "psp_clearing",
+        "prize_liability",
+    } <= touched
 
 
 def test_an_unknown_kind_is_refused_and_writes_nothing(books) -> None:  # type: ignore[no-untyped-def]
     before = _counts()
     with pytest.raises(UnknownTxnKind) as refused, unit_of_work(ledger.database):
-        ledger.post("wallet.gift", [Leg(books["wallet"], -100), Leg(books["cash"], 100)],
-                    now=NOW)
+        ledger.post("wallet.gift", [Leg(books["wallet"], -100), Leg(books["cash"], 100)], now=NOW)
     assert refused.value.code == "unknown_transaction_kind"
     assert refused.value.details == {"kind": "wallet.gift"}
     assert _counts() == before
 
 
-@pytest.mark.parametrize(("kind", "legs", "forbidden"), [
-    ("wallet.deposit", [("wallet", -100), ("stakes", 100)], "house_stakes"),
-    ("bet.stake", [("wallet", 100), ("cash", -100)], "house_cash"),
-    ("bet.stake.psp", [("wallet", 100), ("stakes", -100)], "player_wallet"),
-    ("bet.win", [("stakes", 100), ("wallet", -100)], "house_stakes"),
-    ("bet.refund", [("wallet", -100), ("payouts", 100)], "house_payouts"),
-    ("bet.void", [("window", 100), ("stakes", -100)], "window_cash"),
-    ("account.payment", [("window", -100), ("wallet", 100)], "player_wallet"),
-    ("bet.win.reversal", [("wallet", 100), ("cash", -100)], "house_cash"),
-])
+@pytest.mark.parametrize(
+    ("kind", "legs", "forbidden"),
+    [
+        ("wallet.deposit", [("wallet", -100), ("stakes", 100)], "house_stakes"),
+        ("bet.stake", [("wallet", 100), ("cash", -100)], "house_cash"),
+        ("bet.stake.psp", [("wallet", 100), ("stakes", -100)], "player_wallet"),
+        ("bet.win", [("stakes", 100), ("wallet", -100)], "house_stakes"),
+        ("bet.refund", [("wallet", -100), ("payouts", 100)], "house_payouts"),
+        ("bet.void", [("window", 100), ("stakes", -100)], "window_cash"),
+        ("account.payment", [("window", -100), ("wallet", 100)], "player_wallet"),
+        ("bet.win.reversal", [("wallet", 100), ("cash", -100)], "house_cash"),
+    ],
+)
 def test_an_account_the_kind_may_not_touch_is_refused_and_writes_nothing(
-        books, kind: str, legs: list[tuple[str, int]], forbidden: str) -> None:  # type: ignore[no-untyped-def]
+    books, kind: str, legs: list[tuple[str, int]], forbidden: str
+) -> None:  # type: ignore[no-untyped-def]
     before = _counts()
     balance = books["wallet"].__class__.get_by_id(books["wallet"].id).balance
     with pytest.raises(AccountNotAllowed) as refused, unit_of_work(ledger.database):
@@ -85,16 +97,21 @@ def test_an_account_the_kind_may_not_touch_is_refused_and_writes_nothing(
 
 def test_a_zero_leg_on_any_account_is_dropped_before_the_check(books) -> None:  # type: ignore[no-untyped-def]
     with unit_of_work(ledger.database):
-        txn = ledger.post("wallet.withdrawal", [Leg(books["wallet"], 100),
-                                                Leg(books["cash"], -100),
-                                                Leg(books["stakes"], 0)], now=NOW)
+        txn = ledger.post(
+            "wallet.withdrawal",
+            [Leg(books["wallet"], 100), Leg(books["cash"], -100), Leg(books["stakes"], 0)],
+            now=NOW,
+        )
     assert Entry.select().where(Entry.txn == txn.id).count() == 2
 
 
 def test_a_reversal_is_allowed_on_the_accounts_of_its_original(books) -> None:  # type: ignore[no-untyped-def]
     with unit_of_work(ledger.database):
-        stake = ledger.post("bet.stake", [Leg(books["wallet"], 300), Leg(books["stakes"], -250),
-                                          Leg(books["excise"], -50)], now=NOW)
+        stake = ledger.post(
+            "bet.stake",
+            [Leg(books["wallet"], 300), Leg(books["stakes"], -250), Leg(books["excise"], -50)],
+            now=NOW,
+        )
     with unit_of_work(ledger.database):
         reversal = ledger.reverse(stake, now=NOW)
     with unit_of_work(ledger.database):
@@ -104,8 +121,9 @@ def test_a_reversal_is_allowed_on_the_accounts_of_its_original(books) -> None:  
 
 def test_a_reversal_under_a_kind_that_may_not_touch_the_accounts_is_refused(books) -> None:  # type: ignore[no-untyped-def]
     with unit_of_work(ledger.database):
-        deposit = ledger.post("wallet.deposit", [Leg(books["wallet"], -100),
-                                                 Leg(books["cash"], 100)], now=NOW)
+        deposit = ledger.post(
+            "wallet.deposit", [Leg(books["wallet"], -100), Leg(books["cash"], 100)], now=NOW
+        )
     before = _counts()
     with pytest.raises(AccountNotAllowed), unit_of_work(ledger.database):
         ledger.reverse(deposit, now=NOW, kind="bet.win.reversal")
@@ -119,8 +137,7 @@ def test_only_a_kind_that_posts_holds_may_post_one(books) -> None:  # type: igno
         with pytest.raises(UnknownTxnKind), unit_of_work(ledger.database):
             ledger.post_hold(hold, 300, [Leg(books["stakes"], -300)], kind=kind, now=NOW)
     with unit_of_work(ledger.database):
-        txn = ledger.post_hold(hold, 300, [Leg(books["stakes"], -300)], kind="bet.stake",
-                               now=NOW)
+        txn = ledger.post_hold(hold, 300, [Leg(books["stakes"], -300)], kind="bet.stake", now=NOW)
     assert txn.kind == "bet.stake"
 
 
@@ -128,11 +145,12 @@ def test_registered_kinds_exist_only_inside_their_block(books) -> None:  # type:
     extra = TxnKind("test.move", frozenset({"player_wallet", "house_cash"}), "a test kind")
     with ledger_kinds.registered(extra):
         assert ledger_kinds.get("test.move.reversal").accounts == extra.accounts
-        with pytest.raises(ValueError, match="already declared"), \
-                ledger_kinds.registered(extra):
+        with pytest.raises(ValueError, match="already declared"), ledger_kinds.registered(extra):
             pass
     with pytest.raises(UnknownTxnKind):
         ledger_kinds.get("test.move")
-    with pytest.raises(ValueError, match="already declared"), \
-            ledger_kinds.registered(TxnKind("bet.win", frozenset(), "")):
+    with (
+        pytest.raises(ValueError, match="already declared"),
+        ledger_kinds.registered(TxnKind("bet.win", frozenset(), "")),
+    ):
         pass

@@ -65,8 +65,11 @@ class LedgerMachine(RuleBasedStateMachine):
     """The model: balances and held amounts per account, the open holds, and every posted
     transaction with its signed entries (so a reversal can be predicted)."""
 
-    @initialize(funds=st.lists(st.integers(min_value=0, max_value=20_000), min_size=WALLETS,
-                               max_size=WALLETS))
+    @initialize(
+        funds=st.lists(
+            st.integers(min_value=0, max_value=20_000), min_size=WALLETS, max_size=WALLETS
+        )
+    )
     def open_accounts(self, funds: list[int]) -> None:
         self.tag = uuid.uuid4().hex[:12]
         self.now = START
@@ -74,15 +77,20 @@ class LedgerMachine(RuleBasedStateMachine):
         self.holds: dict[str, ModelHold] = {}
         self.txns: list[tuple[int, dict[int, int]]] = []  # txn id, account id -> entry sum
         self.reversed: set[int] = set()
-        specs = [AccountSpec(f"sm:{self.tag}:wallet:{i}", "player_wallet", "MXN", CREDIT, 0)
-                 for i in range(WALLETS)]
-        specs += [AccountSpec(f"sm:{self.tag}:cash", "house_cash", "MXN", DEBIT),
-                  AccountSpec(f"sm:{self.tag}:stakes", "house_stakes", "MXN", CREDIT)]
+        specs = [
+            AccountSpec(f"sm:{self.tag}:wallet:{i}", "player_wallet", "MXN", CREDIT, 0)
+            for i in range(WALLETS)
+        ]
+        specs += [
+            AccountSpec(f"sm:{self.tag}:cash", "house_cash", "MXN", DEBIT),
+            AccountSpec(f"sm:{self.tag}:stakes", "house_stakes", "MXN", CREDIT),
+        ]
         with unit_of_work(database):
             made = [ledger.ensure_account(spec, self.now) for spec in specs]
         for account in made:
-            self.accounts[account.id] = ModelAccount(account.id, account.code,
-                                                     account.normal_side, account.floor)
+            self.accounts[account.id] = ModelAccount(
+                account.id, account.code, account.normal_side, account.floor
+            )
         self.wallets = [a.id for a in made[:WALLETS]]
         self.cash, self.stakes = made[WALLETS].id, made[WALLETS + 1].id
         for wallet, amount in zip(self.wallets, funds, strict=True):
@@ -95,8 +103,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with unit_of_work(database):
             for hold in self.holds.values():
                 ledger.release_hold(Hold.get_by_id(hold.id), now=self.now)
-                Ticket.update(status=tickets.CANCELLED).where(
-                    Ticket.id == hold.ticket_id).execute()
+                Ticket.update(status=tickets.CANCELLED).where(Ticket.id == hold.ticket_id).execute()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -109,8 +116,12 @@ class LedgerMachine(RuleBasedStateMachine):
         for account_id, amount in entries.items():
             acc = self.accounts[account_id]
             delta = acc.change(amount)
-            if (delta < 0 and acc.floor is not None and account_id not in exempt
-                    and acc.balance + delta - acc.held < acc.floor):
+            if (
+                delta < 0
+                and acc.floor is not None
+                and account_id not in exempt
+                and acc.balance + delta - acc.held < acc.floor
+            ):
                 return True
         return False
 
@@ -150,8 +161,11 @@ class LedgerMachine(RuleBasedStateMachine):
         target = data.draw(st.sampled_from([w for w in self.wallets if w != source]), label="to")
         self.post("wallet.transfer", {source: amount, target: -amount})
 
-    @rule(data=st.data(), amount=st.integers(min_value=1, max_value=3_000),
-          ttl=st.integers(min_value=1, max_value=600))
+    @rule(
+        data=st.data(),
+        amount=st.integers(min_value=1, max_value=3_000),
+        ttl=st.integers(min_value=1, max_value=600),
+    )
     def place_hold(self, data: st.DataObject, amount: int, ttl: int) -> None:
         """A reserved wallet ticket and its hold, as `betengine.place(reserve=True)` writes."""
         wallet_id = data.draw(st.sampled_from(self.wallets), label="wallet")
@@ -162,12 +176,27 @@ class LedgerMachine(RuleBasedStateMachine):
         expires_at = now + dt.timedelta(seconds=ttl)
         try:
             with unit_of_work(database):
-                hold = ledger.place_hold(Account.get_by_id(wallet_id), amount, now=now,
-                                         expires_at=expires_at, reference=ticket_id)
-                Ticket.create(id=ticket_id, channel="statemachine", operator=self.tag,
-                              external_id=ticket_id, currency="MXN", status=tickets.RESERVED,
-                              price=amount, stake=amount, hold=hold.id, expires_at=expires_at,
-                              created_at=now, updated_at=now)
+                hold = ledger.place_hold(
+                    Account.get_by_id(wallet_id),
+                    amount,
+                    now=now,
+                    expires_at=expires_at,
+                    reference=ticket_id,
+                )
+                Ticket.create(
+                    id=ticket_id,
+                    channel="statemachine",
+                    operator=self.tag,
+                    external_id=ticket_id,
+                    currency="MXN",
+                    status=tickets.RESERVED,
+                    price=amount,
+                    stake=amount,
+                    hold=hold.id,
+                    expires_at=expires_at,
+                    created_at=now,
+                    updated_at=now,
+                )
         except InsufficientFunds:
             assert expect_refusal, "hold refused, model expected success"
             return
@@ -188,8 +217,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def post_hold(self, data: st.DataObject, *, partly: bool) -> None:
         hold = data.draw(st.sampled_from(list(self.holds.values())), label="hold")
-        amount = (data.draw(st.integers(min_value=1, max_value=hold.amount), label="amount")
-                  if partly else hold.amount)
+        amount = (
+            data.draw(st.integers(min_value=1, max_value=hold.amount), label="amount")
+            if partly
+            else hold.amount
+        )
         acc = self.accounts[hold.account_id]
         # the hold is closed first (held drops by its whole amount), then the debit posts
         after = acc.balance + acc.change(amount) - (acc.held - hold.amount)
@@ -197,11 +229,17 @@ class LedgerMachine(RuleBasedStateMachine):
         now = self.tick()
         try:
             with unit_of_work(database):
-                txn = ledger.post_hold(Hold.get_by_id(hold.id), amount,
-                                       [Leg(Account.get_by_id(self.stakes), -amount)],
-                                       kind="bet.stake", now=now, reference=hold.ticket_id)
+                txn = ledger.post_hold(
+                    Hold.get_by_id(hold.id),
+                    amount,
+                    [Leg(Account.get_by_id(self.stakes), -amount)],
+                    kind="bet.stake",
+                    now=now,
+                    reference=hold.ticket_id,
+                )
                 Ticket.update(status=tickets.OPEN, expires_at=None, updated_at=now).where(
-                    Ticket.id == hold.ticket_id).execute()
+                    Ticket.id == hold.ticket_id
+                ).execute()
         except InsufficientFunds:
             assert expect_refusal, "posting refused, model expected success"
             return
@@ -218,7 +256,8 @@ class LedgerMachine(RuleBasedStateMachine):
         with unit_of_work(database):
             closed = ledger.release_hold(Hold.get_by_id(hold.id), now=now)
             Ticket.update(status=tickets.CANCELLED, updated_at=now).where(
-                Ticket.id == hold.ticket_id).execute()
+                Ticket.id == hold.ticket_id
+            ).execute()
         assert closed.status == "released"
         self.accounts[hold.account_id].held -= hold.amount
         del self.holds[hold.id]
@@ -237,7 +276,8 @@ class LedgerMachine(RuleBasedStateMachine):
             for hold in due:
                 assert ledger.release_hold(hold, now=now, expired=True).status == "expired"
                 Ticket.update(status=tickets.EXPIRED, updated_at=now).where(
-                    Ticket.id == self.holds[hold.id].ticket_id).execute()
+                    Ticket.id == self.holds[hold.id].ticket_id
+                ).execute()
         for hold_id in expected:
             gone = self.holds.pop(hold_id)
             self.accounts[gone.account_id].held -= gone.amount
@@ -250,14 +290,23 @@ class LedgerMachine(RuleBasedStateMachine):
         txn_id, entries = data.draw(st.sampled_from(self.txns), label="txn")
         mirror = {account_id: -amount for account_id, amount in entries.items()}
         exempt = frozenset(self.wallets) if overdraft else frozenset()
-        expect = ("twice" if txn_id in self.reversed
-                  else "floor" if self.refused(mirror, exempt) else "ok")
+        expect = (
+            "twice"
+            if txn_id in self.reversed
+            else "floor"
+            if self.refused(mirror, exempt)
+            else "ok"
+        )
         try:
             with unit_of_work(database):
                 # an explicit kind: the default one grows with every level of reversal
                 # (see test_ledger.py::test_reversal_chains_keep_a_kind_that_fits_the_column)
-                reversal = ledger.reverse(LedgerTxn.get_by_id(txn_id), now=self.tick(),
-                                          kind="sm.reversal", allow_overdraft=exempt)
+                reversal = ledger.reverse(
+                    LedgerTxn.get_by_id(txn_id),
+                    now=self.tick(),
+                    kind="sm.reversal",
+                    allow_overdraft=exempt,
+                )
         except AlreadyReversed:
             assert expect == "twice"
             return
@@ -275,16 +324,24 @@ class LedgerMachine(RuleBasedStateMachine):
     def books_reconcile(self) -> None:
         report = reconcile(sample=10_000)
         assert report.ok, report.render()
-        in_debt = {acc.code for acc in self.accounts.values()
-                   if acc.floor is not None and acc.balance - acc.held < acc.floor}
-        warned = {acc.code for acc in self.accounts.values()
-                  if any(f" {acc.code} " in warning for warning in report.warnings)}
+        in_debt = {
+            acc.code
+            for acc in self.accounts.values()
+            if acc.floor is not None and acc.balance - acc.held < acc.floor
+        }
+        warned = {
+            acc.code
+            for acc in self.accounts.values()
+            if any(f" {acc.code} " in warning for warning in report.warnings)
+        }
         assert warned == in_debt, report.render()
 
     @invariant()
     def balances_match_the_model(self) -> None:
-        rows = {a.id: (a.balance, a.held)
-                for a in Account.select().where(Account.id.in_(list(self.accounts)))}
+        rows = {
+            a.id: (a.balance, a.held)
+            for a in Account.select().where(Account.id.in_(list(self.accounts)))
+        }
         assert rows == {a.id: (a.balance, a.held) for a in self.accounts.values()}
         assert all(acc.held >= 0 for acc in self.accounts.values())
 
@@ -293,8 +350,11 @@ class LedgerMachine(RuleBasedStateMachine):
 # kind for every level of reversal
 MECHANICS = (
     TxnKind("wallet.transfer", frozenset({"player_wallet"}), "wallet to wallet"),
-    TxnKind("sm.reversal", frozenset({"player_wallet", "house_cash", "house_stakes"}),
-            "a reversal of anything the machine posted"),
+    TxnKind(
+        "sm.reversal",
+        frozenset({"player_wallet", "house_cash", "house_stakes"}),
+        "a reversal of anything the machine posted",
+    ),
 )
 
 
@@ -302,6 +362,10 @@ def test_ledger_state_machine(db) -> None:
     with ledger_kinds.registered(*MECHANICS):
         run_state_machine_as_test(
             LedgerMachine,
-            settings=settings(max_examples=30, stateful_step_count=40, deadline=None,
-                              suppress_health_check=[HealthCheck.too_slow]),
+            settings=settings(
+                max_examples=30,
+                stateful_step_count=40,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
         )

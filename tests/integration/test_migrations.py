@@ -18,11 +18,15 @@ def _shape(db, schema: str | None = None) -> dict[str, object]:  # type: ignore[
     for model in models.MODELS:
         name = model._meta.table_name
         kwargs = {"schema": schema} if schema else {}
-        columns = sorted((c.name, c.data_type.lower(), c.null, c.primary_key)
-                         for c in db.get_columns(name, **kwargs))
-        indexes = sorted((i.name, tuple(i.columns), i.unique)
-                         for i in db.get_indexes(name, **kwargs)
-                         if not i.name.endswith("_pkey") and not i.name.startswith("sqlite_"))
+        columns = sorted(
+            (c.name, c.data_type.lower(), c.null, c.primary_key)
+            for c in db.get_columns(name, **kwargs)
+        )
+        indexes = sorted(
+            (i.name, tuple(i.columns), i.unique)
+            for i in db.get_indexes(name, **kwargs)
+            if not i.name.endswith("_pkey") and not i.name.startswith("sqlite_")
+        )
         tables[name] = {"columns": columns, "indexes": indexes}
     return tables
 

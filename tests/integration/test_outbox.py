@@ -96,7 +96,10 @@ def test_a_failure_with_a_retry_time_comes_back_then(db) -> None:
     retry_at = NOW + dt.timedelta(seconds=5)
     failed = outbox.mark_failed(message.message_id, "HTTP 503", retry_at, NOW)
     assert (failed.state, failed.next_attempt_at, failed.last_error) == (
-        PENDING, retry_at, "HTTP 503")
+        PENDING,
+        retry_at,
+        "HTTP 503",
+    )
     assert outbox.claim_due(retry_at - dt.timedelta(seconds=1)) == []
     [back] = outbox.claim_due(retry_at)
     assert (back.message_id, back.attempts, back.state) == (message.message_id, 2, SENDING)

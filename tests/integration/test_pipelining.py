@@ -83,8 +83,9 @@ class _Spy:
 def pg(db: Any) -> Iterator[PipelinedPostgres]:
     if not is_postgres(db):
         pytest.skip("PostgreSQL only: SQLite has no round trips to save")
-    db.execute_sql("CREATE TABLE IF NOT EXISTS pipelining_probe "
-                   "(id integer PRIMARY KEY, note text NOT NULL)")
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS pipelining_probe (id integer PRIMARY KEY, note text NOT NULL)"
+    )
     db.execute_sql("TRUNCATE pipelining_probe")
     yield db
     db.execute_sql("DROP TABLE IF EXISTS pipelining_probe")
@@ -105,8 +106,12 @@ def _insert(row_id: int, note: str = "n") -> None:
 
 
 def _rows() -> list[tuple[int, str]]:
-    return [tuple(r) for r in database.execute_sql(
-        "SELECT id, note FROM pipelining_probe ORDER BY id").fetchall()]
+    return [
+        tuple(r)
+        for r in database.execute_sql(
+            "SELECT id, note FROM pipelining_probe ORDER BY id"
+        ).fetchall()
+    ]
 
 
 def test_deferred_writes_travel_with_the_next_statement_that_needs_an_answer(pg, sent):
@@ -116,9 +121,11 @@ def test_deferred_writes_travel_with_the_next_statement_that_needs_an_answer(pg,
         assert sent == []  # nothing has left yet, not even BEGIN
         count = fastsql.execute("SELECT count(*) FROM pipelining_probe").fetchone()[0]
         assert count == 2  # the answer already sees the writes sent before it
-        assert sent == ["BEGIN;INSERT INTO pipelining_probe (id, note) VALUES (1, 'n');"
-                        "INSERT INTO pipelining_probe (id, note) VALUES (2, 'n');"
-                        "SELECT count(*) FROM pipelining_probe"]
+        assert sent == [
+            "BEGIN;INSERT INTO pipelining_probe (id, note) VALUES (1, 'n');"
+            "INSERT INTO pipelining_probe (id, note) VALUES (2, 'n');"
+            "SELECT count(*) FROM pipelining_probe"
+        ]
         _insert(3)
     assert sent[1:] == ["INSERT INTO pipelining_probe (id, note) VALUES (3, 'n');COMMIT"]
     assert len(sent) == 2  # five statements and a commit: two round trips
@@ -218,5 +225,6 @@ def test_a_read_snapshot_is_repeatable_read_and_read_only(pg, sent):
     with read_snapshot():
         assert fastsql.execute("SHOW transaction_isolation").fetchone()[0] == "repeatable read"
         assert fastsql.execute("SHOW transaction_read_only").fetchone()[0] == "on"
-    assert sent[0] == ("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ;"
-                       "SET TRANSACTION READ ONLY")
+    assert sent[0] == (
+        "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ;SET TRANSACTION READ ONLY"
+    )

@@ -23,14 +23,22 @@ from gateway.store.models import Account, Hold, LedgerTxn, Player, Ticket
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 CHECKS = {
-    "transactions_balance", "transactions_have_two_entries", "entry_currencies",
-    "cached_balances", "held_amounts", "holds_match_reserved_tickets",
-    "payments_within_payouts", "paid_tickets_fully_paid", "floors", "reversals_mirror",
+    "transactions_balance",
+    "transactions_have_two_entries",
+    "entry_currencies",
+    "cached_balances",
+    "held_amounts",
+    "holds_match_reserved_tickets",
+    "payments_within_payouts",
+    "paid_tickets_fully_paid",
+    "floors",
+    "reversals_mirror",
 }
 
 
-def _account(code: str, kind: str, side: str, floor: int | None = None,
-             currency: str = "MXN") -> Account:
+def _account(
+    code: str, kind: str, side: str, floor: int | None = None, currency: str = "MXN"
+) -> Account:
     with unit_of_work(database):
         return ledger.ensure_account(AccountSpec(code, kind, currency, side, floor), NOW)
 
@@ -54,23 +62,33 @@ def _failed(report: Report) -> set[str]:
 
 def _ticket(status: str, **fields: object) -> Ticket:
     ticket_id = str(uuid.uuid4())
-    return Ticket.create(id=ticket_id, channel="retail", operator="banca-1",
-                         external_id=ticket_id, currency="MXN", status=status,
-                         created_at=NOW, updated_at=NOW, **fields)
+    return Ticket.create(
+        id=ticket_id,
+        channel="retail",
+        operator="banca-1",
+        external_id=ticket_id,
+        currency="MXN",
+        status=status,
+        created_at=NOW,
+        updated_at=NOW,
+        **fields,
+    )
 
 
-def _raw_txn(db, kind: str, entries: list[tuple[int, int, str]],
-             reverses: int | None = None) -> int:
+def _raw_txn(
+    db, kind: str, entries: list[tuple[int, int, str]], reverses: int | None = None
+) -> int:
     """A transaction written with plain SQL, as a bug outside the ledger would write it."""
     with db.atomic():
         txn_id = fastsql.execute(
             "INSERT INTO ledger_txn (kind, reverses_id, created_at) VALUES (%s, %s, %s) "
-            "RETURNING id", (kind, reverses, NOW),
+            "RETURNING id",
+            (kind, reverses, NOW),
         ).fetchone()[0]
         for account_id, amount, currency in entries:
             fastsql.execute(
-                "INSERT INTO entry (txn_id, account_id, amount, currency) "
-                "VALUES (%s, %s, %s, %s)", (txn_id, account_id, amount, currency),
+                "INSERT INTO entry (txn_id, account_id, amount, currency) VALUES (%s, %s, %s, %s)",
+                (txn_id, account_id, amount, currency),
             )
     return int(txn_id)
 
@@ -88,8 +106,13 @@ def test_an_empty_database_reconciles(db) -> None:
     assert report.ok
     assert {check.name for check in report.checks} == CHECKS
     assert report.warnings == []
-    assert report.totals == {"accounts": 0, "transactions": 0, "entries": 0, "open_holds": 0,
-                             "tickets": 0}
+    assert report.totals == {
+        "accounts": 0,
+        "transactions": 0,
+        "entries": 0,
+        "open_holds": 0,
+        "tickets": 0,
+    }
 
 
 def test_books_written_through_the_ledger_reconcile(db) -> None:
@@ -118,28 +141,60 @@ def test_a_bet_engine_lifecycle_reconciles_and_a_rolled_back_win_is_player_debt(
     which is reported as a warning, never a breach."""
     ctx = Context(actor=Actor("partner", "betstack"), now=NOW)
     admin = Principal(user_id="admin", role=ADMIN)
-    player = create_player(ctx, admin, NewPlayer(msisdn="+5215512345678", lang="es",
-                                                 currency="MXN", operator="acme")).result.id
+    player = create_player(
+        ctx, admin, NewPlayer(msisdn="+5215512345678", lang="es", currency="MXN", operator="acme")
+    ).result.id
     move_cash(ctx, admin, CashMovement(player, 1000, "cash", "fund-0001"), deposit=True)
     stake = Amounts(price=300, stake=300, gross_payout=5000, net_payout=5000)
-    betengine.place(ctx, PlaceTicket(operator="acme", ticket_id="T-1", player_ref=player,
-                                     currency="MXN", amounts=stake,
-                                     origin=Origin("test:acme", "create")),
-                    reserve_ttl_s=600)
-    betengine.place(ctx, PlaceTicket(operator="acme", ticket_id="T-2", player_ref=player,
-                                     currency="MXN", amounts=stake, reserve=True,
-                                     origin=Origin("test:acme", "reserve")),
-                    reserve_ttl_s=600)
+    betengine.place(
+        ctx,
+        PlaceTicket(
+            operator="acme",
+            ticket_id="T-1",
+            player_ref=player,
+            currency="MXN",
+            amounts=stake,
+            origin=Origin("test:acme", "create"),
+        ),
+        reserve_ttl_s=600,
+    )
+    betengine.place(
+        ctx,
+        PlaceTicket(
+            operator="acme",
+            ticket_id="T-2",
+            player_ref=player,
+            currency="MXN",
+            amounts=stake,
+            reserve=True,
+            origin=Origin("test:acme", "reserve"),
+        ),
+        reserve_ttl_s=600,
+    )
     assert reconcile().ok
-    betengine.handle(ctx, TicketEvent(operator="acme", command=betengine.SETTLE_WON,
-                                      ticket_id="T-1", origin=Origin("test:acme", "win")))
+    betengine.handle(
+        ctx,
+        TicketEvent(
+            operator="acme",
+            command=betengine.SETTLE_WON,
+            ticket_id="T-1",
+            origin=Origin("test:acme", "win"),
+        ),
+    )
     assert reconcile().ok
     wallet = Account.get(Account.code == f"player:{player}:wallet:MXN")
     available = wallet.balance - wallet.held
     move_cash(ctx, admin, CashMovement(player, available, "cash", "cashout-01"), deposit=False)
 
-    betengine.handle(ctx, TicketEvent(operator="acme", command=betengine.ROLLBACK,
-                                      ticket_id="T-1", origin=Origin("test:acme", "rollback")))
+    betengine.handle(
+        ctx,
+        TicketEvent(
+            operator="acme",
+            command=betengine.ROLLBACK,
+            ticket_id="T-1",
+            origin=Origin("test:acme", "rollback"),
+        ),
+    )
 
     report = reconcile()
     assert report.ok, report.render()
@@ -243,8 +298,9 @@ def test_a_reserved_ticket_whose_hold_is_closed_is_detected(db) -> None:
 
 
 def test_a_reserved_wallet_ticket_without_a_hold_is_detected(db) -> None:
-    player = Player.create(id=str(uuid.uuid4()), msisdn="+1", currency="MXN", created_at=NOW,
-                           updated_at=NOW)
+    player = Player.create(
+        id=str(uuid.uuid4()), msisdn="+1", currency="MXN", created_at=NOW, updated_at=NOW
+    )
     _ticket(tickets.RESERVED, price=800, stake=800, player=player.id, psp="")
     _ticket(tickets.RESERVED, price=800, stake=800, player=player.id, psp="card")  # no hold
     report = reconcile()
@@ -256,8 +312,10 @@ def test_a_ticket_paid_more_than_its_payout_is_detected(db) -> None:
     ticket = _ticket(tickets.EVALUATED, payout=1000, paid_amount=1001)
     report = reconcile()
     assert _failed(report) == {"payments_within_payouts"}
-    assert (f"ticket {ticket.id} (retail) paid 1001 of payout 1000"
-            in report.check("payments_within_payouts").detail)
+    assert (
+        f"ticket {ticket.id} (retail) paid 1001 of payout 1000"
+        in report.check("payments_within_payouts").detail
+    )
 
 
 def test_a_paid_ticket_that_is_not_fully_paid_is_detected(db) -> None:
@@ -284,8 +342,7 @@ def test_an_account_other_than_a_wallet_below_its_floor_is_a_breach(db) -> None:
 def test_player_debt_is_a_warning_not_a_breach(db) -> None:
     wallet = _wallet()
     payouts = _account("operator:op:payouts:MXN", "house_payouts", DEBIT)
-    _post("bet.win.reversal", Leg(wallet, 1200), Leg(payouts, -1200),
-          allow_overdraft=[wallet.id])
+    _post("bet.win.reversal", Leg(wallet, 1200), Leg(payouts, -1200), allow_overdraft=[wallet.id])
     report = reconcile()
     assert report.ok
     assert report.check("floors").ok
@@ -298,9 +355,12 @@ def test_player_debt_is_a_warning_not_a_breach(db) -> None:
 def test_a_reversal_that_does_not_mirror_its_original_is_detected(db) -> None:
     wallet, cash = _wallet(), _cash()
     original = _post("wallet.deposit", Leg(wallet, -5000), Leg(cash, 5000))
-    reversal = _raw_txn(db, "wallet.deposit.reversal",
-                        [(wallet.id, 4000, "MXN"), (cash.id, -4000, "MXN")],
-                        reverses=original.id)
+    reversal = _raw_txn(
+        db,
+        "wallet.deposit.reversal",
+        [(wallet.id, 4000, "MXN"), (cash.id, -4000, "MXN")],
+        reverses=original.id,
+    )
     _set_balance(wallet, 1000)
     _set_balance(cash, 1000)
     report = reconcile()
@@ -314,9 +374,12 @@ def test_a_reversal_whose_amounts_are_split_differently_is_detected(db) -> None:
     """Same sums per account, other entries: a reversal mirrors entry for entry."""
     wallet, cash = _wallet(), _cash()
     original = _post("wallet.deposit", Leg(wallet, -5000), Leg(cash, 5000))
-    _raw_txn(db, "wallet.deposit.reversal",
-             [(wallet.id, 3000, "MXN"), (wallet.id, 2000, "MXN"), (cash.id, -5000, "MXN")],
-             reverses=original.id)
+    _raw_txn(
+        db,
+        "wallet.deposit.reversal",
+        [(wallet.id, 3000, "MXN"), (wallet.id, 2000, "MXN"), (cash.id, -5000, "MXN")],
+        reverses=original.id,
+    )
     _set_balance(wallet, 0)
     _set_balance(cash, 0)
     assert _failed(reconcile()) == {"reversals_mirror"}

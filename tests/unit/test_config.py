@@ -58,13 +58,23 @@ def test_partners_file_is_loaded(tmp_path):
         ("[[partners]\nid=", "is not valid TOML"),
         ('[[partners]]\nid = "x"\nprotocol = "carrier-pigeon"\n', "protocol must be one of"),
         ('[[partners]]\nid = "x"\nprotocol = "betstack"\n', "needs at least one"),
-        ('[[partners]]\nid = "x"\nprotocol = "betstack"\ntolerance_s = -1\n'
-         '[[partners.keys]]\nkid="a"\nsecret="b"\n', "tolerance_s"),
-        ('[[partners]]\nid = "x"\nprotocol = "standard-webhooks"\n'
-         '[[partners.keys]]\nkid="a"\nsecret="plain"\n', "whsec_ or whpk_"),
-        ('[[partners]]\nid = "x"\nprotocol = "betstack"\n[[partners.keys]]\nkid="a"\nsecret="b"\n'
-         '[[partners]]\nid = "x"\nprotocol = "betstack"\noperator="o"\n'
-         '[[partners.keys]]\nkid="a"\nsecret="b"\n', "duplicate id"),
+        (
+            '[[partners]]\nid = "x"\nprotocol = "betstack"\ntolerance_s = -1\n'
+            '[[partners.keys]]\nkid="a"\nsecret="b"\n',
+            "tolerance_s",
+        ),
+        (
+            '[[partners]]\nid = "x"\nprotocol = "standard-webhooks"\n'
+            '[[partners.keys]]\nkid="a"\nsecret="plain"\n',
+            "whsec_ or whpk_",
+        ),
+        (
+            '[[partners]]\nid = "x"\nprotocol = "betstack"\n'
+            '[[partners.keys]]\nkid="a"\nsecret="b"\n'
+            '[[partners]]\nid = "x"\nprotocol = "betstack"\noperator="o"\n'
+            '[[partners.keys]]\nkid="a"\nsecret="b"\n',
+            "duplicate id",
+        ),
     ],
 )
 def test_broken_partners_file_gives_one_readable_line(tmp_path, content, message):
@@ -78,8 +88,10 @@ def test_broken_partners_file_gives_one_readable_line(tmp_path, content, message
 
 def test_partner_secret_never_appears_in_errors(tmp_path):
     path = tmp_path / "partners.toml"
-    path.write_text('[[partners]]\nid = "x"\nprotocol = "standard-webhooks"\n'
-                    '[[partners.keys]]\nkid="a"\nsecret="TOPSECRETVALUE"\n')
+    path.write_text(
+        '[[partners]]\nid = "x"\nprotocol = "standard-webhooks"\n'
+        '[[partners.keys]]\nkid="a"\nsecret="TOPSECRETVALUE"\n'
+    )
     with pytest.raises(ConfigError) as info:
         load_partners(str(path))
     assert "TOPSECRETVALUE" not in str(info.value)

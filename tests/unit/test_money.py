@@ -88,11 +88,15 @@ def test_amounts_beyond_64_bits_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1E+5000000", AmountError), ("-1E+5000000", AmountError), ("1E-5000000", AmountError),
-     ("0E+5000000", 0), ("0E-5000000", 0)],
+    [
+        ("1E+5000000", AmountError),
+        ("-1E+5000000", AmountError),
+        ("1E-5000000", AmountError),
+        ("0E+5000000", 0),
+        ("0E-5000000", 0),
+    ],
 )
-def test_huge_exponents_are_judged_without_huge_arithmetic(value: str,
-                                                           expected: object) -> None:
+def test_huge_exponents_are_judged_without_huge_arithmetic(value: str, expected: object) -> None:
     """Eleven characters of input must not make `to_minor` build a five-million-digit
     integer (seconds of CPU; `1E+100000000` takes minutes): an amount beyond 64 bits, or a
     digit beyond the currency's decimals, is known from the exponent alone."""
@@ -143,8 +147,9 @@ def test_round_trip_is_exact(currency: str, minor: int) -> None:
     minor=st.integers(min_value=-INT64_MAX, max_value=INT64_MAX),
     extra=st.integers(min_value=1, max_value=9),
 )
-def test_any_digit_past_the_currency_exponent_is_refused(currency: str, minor: int,
-                                                         extra: int) -> None:
+def test_any_digit_past_the_currency_exponent_is_refused(
+    currency: str, minor: int, extra: int
+) -> None:
     value = to_units(minor, currency) + Decimal(extra).scaleb(-(exponent(currency) + 1))
     with pytest.raises(AmountError):
         to_minor(value, currency)

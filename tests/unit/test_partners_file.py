@@ -30,8 +30,10 @@ BAD_ENTRIES = [
 
 def _partners_file(tmp_path: Path, secret_line: str) -> Path:
     path = tmp_path / "partners.toml"
-    path.write_text('[[partners]]\nid = "hooks"\nprotocol = "standard-webhooks"\n'
-                    f'[[partners.keys]]\nkid = "k1"\n{secret_line}\n')
+    path.write_text(
+        '[[partners]]\nid = "hooks"\nprotocol = "standard-webhooks"\n'
+        f'[[partners.keys]]\nkid = "k1"\n{secret_line}\n'
+    )
     return path
 
 
@@ -51,7 +53,10 @@ def test_a_valid_whsec_key_still_loads(tmp_path):
     path = _partners_file(tmp_path, 'secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"')
     (partner,) = load_partners(str(path))
     assert (partner.id, partner.protocol, partner.keys[0].kid) == (
-        "hooks", "standard-webhooks", "k1")
+        "hooks",
+        "standard-webhooks",
+        "k1",
+    )
 
 
 def test_a_broken_signing_key_is_one_line_naming_its_kid():
@@ -82,8 +87,17 @@ VERBS = _every_verb()
 
 def test_every_verb_is_covered():
     assert {" ".join(argv[:2]) for argv in VERBS} >= {
-        "migrate", "serve", "token --role", "demo", "keys generate", "receipts verify",
-        "sweep", "reconcile", "audit verify", "prune"}
+        "migrate",
+        "serve",
+        "token --role",
+        "demo",
+        "keys generate",
+        "receipts verify",
+        "sweep",
+        "reconcile",
+        "audit verify",
+        "prune",
+    }
 
 
 @pytest.mark.parametrize("argv", VERBS, ids=[" ".join(a) for a in VERBS])
@@ -94,18 +108,31 @@ def test_every_verb_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv):
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == (f"pamgate: configuration error: partners file {path}: partner "
-                            "'hooks': key 'k1': whsec_ secret is not valid base64\n")
+    assert captured.err == (
+        f"pamgate: configuration error: partners file {path}: partner "
+        "'hooks': key 'k1': whsec_ secret is not valid base64\n"
+    )
     assert not (tmp_path / "never-opened.db").exists()
 
 
 def test_pamgate_serve_prints_no_traceback(tmp_path):
     """The real process: what an operator sees when the service will not start."""
     path = _partners_file(tmp_path, f'secret = "{SECRET}"')
-    env = {**os.environ, "PAMGATE_PARTNERS_FILE": str(path), "PAMGATE_LOG_FORMAT": "json",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        **os.environ,
+        "PAMGATE_PARTNERS_FILE": str(path),
+        "PAMGATE_LOG_FORMAT": "json",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1

@@ -65,8 +65,7 @@ def test_an_allowed_move_changes_the_status(source: str, target: str) -> None:
     assert ticket.status == target
 
 
-@pytest.mark.parametrize(("source", "target"),
-                         [pair for pair in PAIRS if pair not in ALLOWED])
+@pytest.mark.parametrize(("source", "target"), [pair for pair in PAIRS if pair not in ALLOWED])
 def test_a_refused_move_raises_and_leaves_the_status(source: str, target: str) -> None:
     ticket = _Ticket("t-1", source)
     assert not tickets.can_move(source, target)

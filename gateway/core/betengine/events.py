@@ -68,26 +68,43 @@ def handle(ctx: Context, event: TicketEvent) -> Outcome:
         if event.currency and event.currency != ticket.currency and not ticket.tombstone:
             raise CurrencyMismatch("currency mismatch")
         changed = handler(ctx, ticket, event)
-        return Done(details={"ticket_uuid": ticket.id, "generation": state["generation"]},
-                    remember=changed is not False)
+        return Done(
+            details={"ticket_uuid": ticket.id, "generation": state["generation"]},
+            remember=changed is not False,
+        )
 
     def key() -> IdemKey:
         # the key names the settlement generation, known once the ticket row is locked
-        return IdemKey(event.origin.scope,
-                       f"{event.origin.action}:{event.ticket_id}:{state['generation']}",
-                       event.money_fingerprint())
+        return IdemKey(
+            event.origin.scope,
+            f"{event.origin.action}:{event.ticket_id}:{state['generation']}",
+            event.money_fingerprint(),
+        )
 
-    return run(ctx, event.origin.action, body, target_type="ticket",
-               target_id=event.ticket_id, idem=key, before_claim=lock)
+    return run(
+        ctx,
+        event.origin.action,
+        body,
+        target_type="ticket",
+        target_id=event.ticket_id,
+        idem=key,
+        before_claim=lock,
+    )
 
 
 def _tombstone(ctx: Context, event: TicketEvent) -> Ticket:
     ticket = Ticket(
-        id=str(uuid.uuid4()), channel=CHANNEL, operator=event.operator,
-        external_id=event.ticket_id, currency=event.currency or "", status=tickets.CANCELLED,
-        result=tickets.PENDING, tombstone=True,
+        id=str(uuid.uuid4()),
+        channel=CHANNEL,
+        operator=event.operator,
+        external_id=event.ticket_id,
+        currency=event.currency or "",
+        status=tickets.CANCELLED,
+        result=tickets.PENDING,
+        tombstone=True,
         raw=json.dumps(event.raw, separators=(",", ":"), default=str),
-        created_at=ctx.now, updated_at=ctx.now,
+        created_at=ctx.now,
+        updated_at=ctx.now,
     )
     if tickets.insert_tombstone(ticket) is not None:
         return ticket
@@ -108,25 +125,41 @@ def _update_amounts(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     new = event.amounts
     if new is None:
         raise Invalid("updating a ticket needs the new amounts")
-    d_price, d_stake, d_ext = (new.price - ticket.price, new.stake - ticket.stake,
-                               new.ext_amount - ticket.ext_amount)
+    d_price, d_stake, d_ext = (
+        new.price - ticket.price,
+        new.stake - ticket.stake,
+        new.ext_amount - ticket.ext_amount,
+    )
     if ticket.status == tickets.RESERVED and paid_from_wallet(ticket):
         if ticket.hold_id:
             release(ticket, ctx.now)
         if new.price > 0:
-            hold = ledger.place_hold(wallet(ticket, ctx.now), new.price, now=ctx.now,
-                                     expires_at=ticket.expires_at, reference=ticket.id)
+            hold = ledger.place_hold(
+                wallet(ticket, ctx.now),
+                new.price,
+                now=ctx.now,
+                expires_at=ticket.expires_at,
+                reference=ticket.id,
+            )
             ticket.hold = hold.id
         else:
             ticket.hold = None
     elif ticket.status == tickets.OPEN and (d_price or d_stake or d_ext):
-        txn = ledger.post("bet.stake.adjust", [
-            ledger.Leg(payer(ticket, ctx.now), d_price),
-            ledger.Leg(accounts.stakes(ticket.operator, ticket.currency, ctx.now), -d_stake),
-            ledger.Leg(accounts.excise_tax(ticket.currency, ctx.now), -d_ext),
-        ], now=ctx.now, reference=ticket.id, actor=ctx.actor.id, request_id=ctx.request_id)
-        tickets.record_settlement(ticket, settlements.AMOUNTS_UPDATED, txn, ticket.status,
-                                  ticket.result, ctx.now)
+        txn = ledger.post(
+            "bet.stake.adjust",
+            [
+                ledger.Leg(payer(ticket, ctx.now), d_price),
+                ledger.Leg(accounts.stakes(ticket.operator, ticket.currency, ctx.now), -d_stake),
+                ledger.Leg(accounts.excise_tax(ticket.currency, ctx.now), -d_ext),
+            ],
+            now=ctx.now,
+            reference=ticket.id,
+            actor=ctx.actor.id,
+            request_id=ctx.request_id,
+        )
+        tickets.record_settlement(
+            ticket, settlements.AMOUNTS_UPDATED, txn, ticket.status, ticket.result, ctx.now
+        )
     for name, value in new.fields().items():
         setattr(ticket, name, value)
     tickets.save(ticket, ctx.now)
@@ -138,11 +171,18 @@ def _settle_won(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     net, wht = ticket.net_payout, ticket.wht_amount
     txn = None
     if net or wht:
-        txn = ledger.post("bet.win", [
-            ledger.Leg(accounts.payouts(ticket.operator, ticket.currency, ctx.now), net + wht),
-            ledger.Leg(wallet(ticket, ctx.now), -net),
-            ledger.Leg(accounts.withholding_tax(ticket.currency, ctx.now), -wht),
-        ], now=ctx.now, reference=ticket.id, actor=ctx.actor.id, request_id=ctx.request_id)
+        txn = ledger.post(
+            "bet.win",
+            [
+                ledger.Leg(accounts.payouts(ticket.operator, ticket.currency, ctx.now), net + wht),
+                ledger.Leg(wallet(ticket, ctx.now), -net),
+                ledger.Leg(accounts.withholding_tax(ticket.currency, ctx.now), -wht),
+            ],
+            now=ctx.now,
+            reference=ticket.id,
+            actor=ctx.actor.id,
+            request_id=ctx.request_id,
+        )
     ticket.result = tickets.WON
     ticket.payout = net
     ticket.paid_amount = net
@@ -170,8 +210,7 @@ def _settle_void(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     ticket.result = tickets.VOID
     tickets.move(ticket, tickets.EVALUATED)
     tickets.save(ticket, ctx.now)
-    tickets.record_settlement(ticket, settlements.VOIDED, txn, prev_status, prev_result,
-                              ctx.now)
+    tickets.record_settlement(ticket, settlements.VOIDED, txn, prev_status, prev_result, ctx.now)
 
 
 def _refund(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
@@ -180,14 +219,15 @@ def _refund(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
         release(ticket, ctx.now)
         txn = None
     else:
-        if not (ticket.status == tickets.OPEN
-                or (ticket.status == tickets.EVALUATED and ticket.result == tickets.LOST)):
+        if not (
+            ticket.status == tickets.OPEN
+            or (ticket.status == tickets.EVALUATED and ticket.result == tickets.LOST)
+        ):
             raise InvalidTransition(f"ticket is {ticket.status}/{ticket.result}")
         txn = refund(ctx, ticket, ticket.price, "bet.refund")
     tickets.move(ticket, tickets.CANCELLED)
     tickets.save(ticket, ctx.now)
-    tickets.record_settlement(ticket, settlements.REFUNDED, txn, prev_status, prev_result,
-                              ctx.now)
+    tickets.record_settlement(ticket, settlements.REFUNDED, txn, prev_status, prev_result, ctx.now)
 
 
 def _discard(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
@@ -197,8 +237,9 @@ def _discard(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
         release(ticket, ctx.now)
     elif ticket.status == tickets.OPEN:
         for settlement in settlements.unreversed_with_money(ticket):
-            reversal = ledger.reverse(settlement.txn, now=ctx.now, actor=ctx.actor.id,
-                                      request_id=ctx.request_id)
+            reversal = ledger.reverse(
+                settlement.txn, now=ctx.now, actor=ctx.actor.id, request_id=ctx.request_id
+            )
             settlements.mark_reversed(settlement, reversal.id)
     else:
         raise InvalidTransition(f"ticket is {ticket.status}")
@@ -216,9 +257,13 @@ def _rollback(ctx: Context, ticket: Ticket, event: TicketEvent) -> bool:
     reversal = None
     if last.txn_id is not None:
         player_wallet = wallet(ticket, ctx.now)
-        reversal = ledger.reverse(last.txn, now=ctx.now, actor=ctx.actor.id,
-                                  request_id=ctx.request_id,
-                                  allow_overdraft=[player_wallet.id])
+        reversal = ledger.reverse(
+            last.txn,
+            now=ctx.now,
+            actor=ctx.actor.id,
+            request_id=ctx.request_id,
+            allow_overdraft=[player_wallet.id],
+        )
     # a lost ticket moved no money: its settlement is marked undone instead
     settlements.mark_reversed(last, reversal.id if reversal is not None else None)
     tickets.move(ticket, tickets.OPEN)

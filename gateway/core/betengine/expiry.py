@@ -19,8 +19,13 @@ def expire(ticket: Ticket, now: dt.datetime) -> None:
     release(ticket, now, expired=True)
     tickets.move(ticket, tickets.EXPIRED)
     tickets.save(ticket, now)
-    audit.append(Actor("system", "expiry"), "ticket_expire", now=now,
-                 target_type="ticket", target_id=ticket.external_id)
+    audit.append(
+        Actor("system", "expiry"),
+        "ticket_expire",
+        now=now,
+        target_type="ticket",
+        target_id=ticket.external_id,
+    )
 
 
 def expire_if_due(operator: str, identifier: str, now: dt.datetime) -> None:

@@ -22,8 +22,16 @@ REFUND = "refund"
 DISCARD = "discard"
 ROLLBACK = "rollback"
 CLOSE = "close"
-EVENT_COMMANDS = (UPDATE_AMOUNTS, SETTLE_WON, SETTLE_LOST, SETTLE_VOID, REFUND, DISCARD,
-                  ROLLBACK, CLOSE)
+EVENT_COMMANDS = (
+    UPDATE_AMOUNTS,
+    SETTLE_WON,
+    SETTLE_LOST,
+    SETTLE_VOID,
+    REFUND,
+    DISCARD,
+    ROLLBACK,
+    CLOSE,
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,14 @@ class Amounts:
         return dict(self.__dict__)
 
     def check(self) -> None:
-        money = (self.price, self.stake, self.gross_payout, self.net_payout, self.wht_amount,
-                 self.ext_amount)
+        money = (
+            self.price,
+            self.stake,
+            self.gross_payout,
+            self.net_payout,
+            self.wht_amount,
+            self.ext_amount,
+        )
         if any(v < 0 for v in money):
             raise Invalid("amounts must not be negative", field="price")
         if self.net_payout > self.gross_payout:
@@ -99,5 +113,10 @@ class TicketEvent:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def money_fingerprint(self) -> str:
-        return fingerprint({"amounts": self.amounts.fields() if self.amounts else None,
-                            "refund": self.refund, "currency": self.currency})
+        return fingerprint(
+            {
+                "amounts": self.amounts.fields() if self.amounts else None,
+                "refund": self.refund,
+                "currency": self.currency,
+            }
+        )

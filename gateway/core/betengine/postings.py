@@ -48,9 +48,14 @@ def refund(ctx: Context, ticket: Ticket, amount: int, kind: str) -> Any:
         counter = stake_legs(ticket, +1, ctx.now)
     else:  # a partner-chosen refund amount comes out of stakes as a whole
         counter = [ledger.Leg(accounts.stakes(ticket.operator, ticket.currency, ctx.now), amount)]
-    return ledger.post(kind, [ledger.Leg(payer(ticket, ctx.now), -amount), *counter],
-                       now=ctx.now, reference=ticket.id, actor=ctx.actor.id,
-                       request_id=ctx.request_id)
+    return ledger.post(
+        kind,
+        [ledger.Leg(payer(ticket, ctx.now), -amount), *counter],
+        now=ctx.now,
+        reference=ticket.id,
+        actor=ctx.actor.id,
+        request_id=ctx.request_id,
+    )
 
 
 def release(ticket: Ticket, now: dt.datetime, *, expired: bool = False) -> None:

@@ -40,20 +40,52 @@ class TicketView:
 
 def view(t: Ticket) -> TicketView:
     return TicketView(
-        external_id=t.external_id, code=t.code, psp=t.psp, price=t.price, stake=t.stake,
-        currency=t.currency, gross_payout=t.gross_payout, net_payout=t.net_payout,
-        wht_amount=t.wht_amount, wht=t.wht, ext_amount=t.ext_amount, ext=t.ext,
-        ext_type=t.ext_type, status=t.status, result=t.result, type=t.type, atag=t.atag,
-        rtag=t.rtag, player_id=t.player_id, created_at=t.created_at, updated_at=t.updated_at)
+        external_id=t.external_id,
+        code=t.code,
+        psp=t.psp,
+        price=t.price,
+        stake=t.stake,
+        currency=t.currency,
+        gross_payout=t.gross_payout,
+        net_payout=t.net_payout,
+        wht_amount=t.wht_amount,
+        wht=t.wht,
+        ext_amount=t.ext_amount,
+        ext=t.ext,
+        ext_type=t.ext_type,
+        status=t.status,
+        result=t.result,
+        type=t.type,
+        atag=t.atag,
+        rtag=t.rtag,
+        player_id=t.player_id,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
 
 
 def get_ticket(operator: str, identifier: str) -> TicketView:
     return view(tickets.find(CHANNEL, operator, identifier))
 
 
-def list_tickets(operator: str, *, limit: int, skip: int, user_id: str | None = None,
-                 status: list[str] | None = None, skip_types: list[str] | None = None
-                 ) -> list[TicketView]:
-    return [view(t) for t in tickets.page(CHANNEL, operator, limit=limit, skip=skip,
-                                          player_id=user_id, statuses=status,
-                                          skip_types=skip_types)]
+def list_tickets(
+    operator: str,
+    *,
+    limit: int,
+    skip: int,
+    user_id: str | None = None,
+    status: list[str] | None = None,
+    skip_types: list[str] | None = None,
+) -> list[TicketView]:
+    return [
+        view(t)
+        for t in tickets.page(
+            CHANNEL,
+            operator,
+            limit=limit,
+            skip=skip,
+            player_id=user_id,
+            statuses=status,
+            skip_types=skip_types,
+        )
+    ]

@@ -13,7 +13,15 @@ from gateway.store.models import Account
 
 def prize_liability(operator: str, currency: str, now: dt.datetime) -> Account:
     """Prizes an operator's evaluated tickets won and nobody has paid yet (a liability)."""
-    return ensure_account(AccountSpec(
-        code=f"operator:{operator}:prize_liability:{currency}", kind=PRIZE_LIABILITY,
-        currency=currency, normal_side=CREDIT, owner_type="operator", owner_id=operator,
-        caches_balance=False), now)
+    return ensure_account(
+        AccountSpec(
+            code=f"operator:{operator}:prize_liability:{currency}",
+            kind=PRIZE_LIABILITY,
+            currency=currency,
+            normal_side=CREDIT,
+            owner_type="operator",
+            owner_id=operator,
+            caches_balance=False,
+        ),
+        now,
+    )

@@ -83,13 +83,24 @@ class DrawView:
 
 def view(d: LotteryDraw, evaluated: int = 0) -> DrawView:
     return DrawView(
-        draw_number=d.draw_number, payee_id=d.payee_id, draw_date=str(d.draw_date),
-        closes_at=d.closes_at, timezone=d.timezone, currency=d.currency,
-        base_price=d.base_price, rematch=d.rematch_price,
-        second_rematch=d.second_rematch_price, minimum_number_of_boards=d.min_boards,
-        maximum_number_of_boards=d.max_boards, prizes=json.loads(d.prizes), status=d.status,
+        draw_number=d.draw_number,
+        payee_id=d.payee_id,
+        draw_date=str(d.draw_date),
+        closes_at=d.closes_at,
+        timezone=d.timezone,
+        currency=d.currency,
+        base_price=d.base_price,
+        rematch=d.rematch_price,
+        second_rematch=d.second_rematch_price,
+        minimum_number_of_boards=d.min_boards,
+        maximum_number_of_boards=d.max_boards,
+        prizes=json.loads(d.prizes),
+        status=d.status,
         numbers=[int(n) for n in d.numbers.split(",")] if d.numbers else None,
-        winners=d.winners, payout_total=d.payout_total, evaluated=evaluated)
+        winners=d.winners,
+        payout_total=d.payout_total,
+        evaluated=evaluated,
+    )
 
 
 def _amount(value: int, field: str) -> int:
@@ -104,7 +115,7 @@ def _check_prizes(prizes: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str
         entries = prizes.get(kind, {})
         for matches, amount in entries.items():
             if matches not in {str(m) for m in range(PICKS + 1)}:
-                raise Invalid("match counts are \"0\" to \"6\"", field=f"prizes.{kind}")
+                raise Invalid('match counts are "0" to "6"', field=f"prizes.{kind}")
             _amount(amount, f"prizes.{kind}.{matches}")
         table[kind] = {m: entries[m] for m in sorted(entries)}
     return table
@@ -119,8 +130,10 @@ def create(ctx: Context, principal: Principal, cmd: NewDraw) -> Outcome:
         raise Invalid("must be more than 0", field="base_price")
     low, high = cmd.minimum_number_of_boards, cmd.maximum_number_of_boards
     if not 1 <= low <= high <= MAX_BOARDS:
-        raise Invalid(f"board limits must satisfy 1 <= minimum <= maximum <= {MAX_BOARDS}",
-                      field="maximum_number_of_boards")
+        raise Invalid(
+            f"board limits must satisfy 1 <= minimum <= maximum <= {MAX_BOARDS}",
+            field="maximum_number_of_boards",
+        )
     if cmd.closes_at <= ctx.now:
         raise Invalid("must be in the future", field="closes_at")
     prizes = _check_prizes(cmd.prizes)
@@ -130,18 +143,29 @@ def create(ctx: Context, principal: Principal, cmd: NewDraw) -> Outcome:
             raise CompanyNotFound("Company not found", field="payee_id")
         draw_id = str(uuid.uuid4())
         row = {
-            "id": draw_id, "payee_id": cmd.payee_id, "draw_number": cmd.draw_number,
-            "draw_date": cmd.draw_date, "closes_at": cmd.closes_at, "timezone": cmd.timezone,
-            "currency": CURRENCY, "base_price": cmd.base_price,
-            "rematch_price": cmd.rematch, "second_rematch_price": cmd.second_rematch,
-            "min_boards": low, "max_boards": high,
+            "id": draw_id,
+            "payee_id": cmd.payee_id,
+            "draw_number": cmd.draw_number,
+            "draw_date": cmd.draw_date,
+            "closes_at": cmd.closes_at,
+            "timezone": cmd.timezone,
+            "currency": CURRENCY,
+            "base_price": cmd.base_price,
+            "rematch_price": cmd.rematch,
+            "second_rematch_price": cmd.second_rematch,
+            "min_boards": low,
+            "max_boards": high,
             "prizes": json.dumps(prizes, sort_keys=True, separators=(",", ":")),
-            "status": OPEN, "numbers": None, "winners": 0, "payout_total": 0,
-            "liability_txn_id": None, "created_at": ctx.now, "resulted_at": None,
+            "status": OPEN,
+            "numbers": None,
+            "winners": 0,
+            "payout_total": 0,
+            "liability_txn_id": None,
+            "created_at": ctx.now,
+            "resulted_at": None,
         }
         if not fastsql.insert_ignore(LotteryDraw._meta.table_name, row):
-            raise Conflict(f"draw number {cmd.draw_number} already exists",
-                           field="draw_number")
+            raise Conflict(f"draw number {cmd.draw_number} already exists", field="draw_number")
         return Done(view(LotteryDraw.get_by_id(draw_id)), created=True, target_id=draw_id)
 
     return run(ctx, "LOTTERY_DRAW_CREATE", body, target_type="draw")
@@ -149,10 +173,16 @@ def create(ctx: Context, principal: Principal, cmd: NewDraw) -> Outcome:
 
 def active(payee_id: str, now: dt.datetime) -> LotteryDraw | None:
     """The payee's open draw that closes first, or None."""
-    return (LotteryDraw.select()
-            .where((LotteryDraw.payee == payee_id) & (LotteryDraw.status == OPEN)
-                   & (LotteryDraw.closes_at > now))
-            .order_by(LotteryDraw.closes_at, LotteryDraw.draw_number).first())
+    return (
+        LotteryDraw.select()
+        .where(
+            (LotteryDraw.payee == payee_id)
+            & (LotteryDraw.status == OPEN)
+            & (LotteryDraw.closes_at > now)
+        )
+        .order_by(LotteryDraw.closes_at, LotteryDraw.draw_number)
+        .first()
+    )
 
 
 def active_view(payee_id: str, now: dt.datetime) -> DrawView:
@@ -166,12 +196,15 @@ def active_view(payee_id: str, now: dt.datetime) -> DrawView:
 
 
 def _prize_rows(prizes: Mapping[str, Mapping[str, int]]) -> tuple[list[int], ...]:
-    return tuple([int(prizes.get(kind, {}).get(str(m), 0)) for m in range(PICKS + 1)]
-                 for kind in PRIZE_TABLES)
+    return tuple(
+        [int(prizes.get(kind, {}).get(str(m), 0)) for m in range(PICKS + 1)]
+        for kind in PRIZE_TABLES
+    )
 
 
-def payout_of(boards: str, rematch: bool, second_rematch: bool, drawn: set[str],
-              prizes: tuple[list[int], ...]) -> int:
+def payout_of(
+    boards: str, rematch: bool, second_rematch: bool, drawn: set[str], prizes: tuple[list[int], ...]
+) -> int:
     """What a ticket wins: the sum over its boards of the prize for its matches."""
     base, first, second = prizes
     total = 0
@@ -185,13 +218,17 @@ def payout_of(boards: str, rematch: bool, second_rematch: bool, drawn: set[str],
     return total
 
 
-def record_results(ctx: Context, principal: Principal, draw_number: str,
-                   numbers: Sequence[int]) -> Outcome:
+def record_results(
+    ctx: Context, principal: Principal, draw_number: str, numbers: Sequence[int]
+) -> Outcome:
     """Close the draw, evaluate its tickets and book the prizes; `Conflict` the second
     time."""
     policy.manage_draws(principal)
-    if (len(numbers) != PICKS or len(set(numbers)) != PICKS
-            or any(n not in NUMBERS for n in numbers)):
+    if (
+        len(numbers) != PICKS
+        or len(set(numbers)) != PICKS
+        or any(n not in NUMBERS for n in numbers)
+    ):
         raise Invalid("numbers must be 6 distinct integers from 1 to 56", field="numbers")
     ordered = sorted(numbers)
 
@@ -204,18 +241,33 @@ def record_results(ctx: Context, principal: Principal, draw_number: str,
         evaluated, winners, total = _evaluate(ctx, draw, ordered)
         txn = None
         if total:
-            txn = ledger.post("prize.liability", [
-                ledger.Leg(accounts.payouts(draw.payee_id, draw.currency, ctx.now), total),
-                ledger.Leg(books.prize_liability(draw.payee_id, draw.currency, ctx.now),
-                           -total),
-            ], now=ctx.now, reference=f"draw:{draw.draw_number}", actor=ctx.actor.id,
-                request_id=ctx.request_id, memo=f"prizes of draw {draw.draw_number}")
+            txn = ledger.post(
+                "prize.liability",
+                [
+                    ledger.Leg(accounts.payouts(draw.payee_id, draw.currency, ctx.now), total),
+                    ledger.Leg(
+                        books.prize_liability(draw.payee_id, draw.currency, ctx.now), -total
+                    ),
+                ],
+                now=ctx.now,
+                reference=f"draw:{draw.draw_number}",
+                actor=ctx.actor.id,
+                request_id=ctx.request_id,
+                memo=f"prizes of draw {draw.draw_number}",
+            )
         LotteryDraw.update(
-            status=RESULTED, numbers=",".join(str(n) for n in ordered), winners=winners,
-            payout_total=total, liability_txn=txn.id if txn else None, resulted_at=ctx.now,
+            status=RESULTED,
+            numbers=",".join(str(n) for n in ordered),
+            winners=winners,
+            payout_total=total,
+            liability_txn=txn.id if txn else None,
+            resulted_at=ctx.now,
         ).where(LotteryDraw.id == draw.id).execute()
-        return Done(view(LotteryDraw.get_by_id(draw.id), evaluated), target_id=draw.id,
-                    details={"evaluated": evaluated, "winners": winners, "payout": total})
+        return Done(
+            view(LotteryDraw.get_by_id(draw.id), evaluated),
+            target_id=draw.id,
+            details={"evaluated": evaluated, "winners": winners, "payout": total},
+        )
 
     return run(ctx, "LOTTERY_DRAW_RESULTS", body, target_type="draw", target_id=draw_number)
 
@@ -237,7 +289,9 @@ def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int,
     cursor = fastsql.execute(
         f"SELECT lt.ticket_id, lt.boards, lt.rematch, lt.second_rematch "  # noqa: S608
         f"FROM {_LT} lt JOIN {_T} t ON t.id = lt.ticket_id "
-        f"WHERE lt.draw_id = %s AND t.status = %s", (draw.id, tickets.OPEN))
+        f"WHERE lt.draw_id = %s AND t.status = %s",
+        (draw.id, tickets.OPEN),
+    )
     while True:
         rows = cursor.fetchmany(BATCH)
         if not rows:
@@ -253,25 +307,28 @@ def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int,
     fastsql.execute(
         f"UPDATE {_T} SET status = %s, result = %s, updated_at = %s "  # noqa: S608
         f"WHERE status = %s AND channel = %s AND id IN ({in_draw})",
-        (tickets.EVALUATED, tickets.LOST, ctx.now, tickets.OPEN, CHANNEL, draw.id))
+        (tickets.EVALUATED, tickets.LOST, ctx.now, tickets.OPEN, CHANNEL, draw.id),
+    )
     for start in range(0, len(winners), UPDATE_BATCH):
-        chunk = winners[start:start + UPDATE_BATCH]
+        chunk = winners[start : start + UPDATE_BATCH]
         cases = " ".join("WHEN %s THEN %s" for _ in chunk)
         fastsql.execute(
             f"UPDATE {_T} SET result = %s, payout = CASE id {cases} ELSE payout END "  # noqa: S608
             f"WHERE id IN ({fastsql.placeholders(len(chunk))})",
-            [tickets.WON, *[v for pair in chunk for v in pair], *[t for t, _ in chunk]])
+            [tickets.WON, *[v for pair in chunk for v in pair], *[t for t, _ in chunk]],
+        )
     # What settled each winner (no money per ticket: the draw's one liability transaction
     # holds it). A loss moves nothing and is not recorded: a row per losing ticket would
     # cost a fifth of the evaluation of a large draw.
     for start in range(0, len(winners), UPDATE_BATCH):
-        chunk = winners[start:start + UPDATE_BATCH]
+        chunk = winners[start : start + UPDATE_BATCH]
         fastsql.execute(
             f"INSERT INTO {_S} (ticket_id, generation, action, txn_id, "  # noqa: S608
             f"reversed_by_id, prev_status, prev_result, created_at) "
             f"SELECT id, generation, %s, NULL, NULL, %s, %s, %s FROM {_T} "
             f"WHERE id IN ({fastsql.placeholders(len(chunk))})",
-            [settlements.WON, tickets.OPEN, tickets.PENDING, ctx.now, *[t for t, _ in chunk]])
+            [settlements.WON, tickets.OPEN, tickets.PENDING, ctx.now, *[t for t, _ in chunk]],
+        )
     return evaluated, len(winners), sum(won for _, won in winners)
 
 
@@ -279,7 +336,10 @@ def lock_for_sale(draw: LotteryDraw) -> LotteryDraw | None:
     """Re-read the draw under a share lock (PostgreSQL), so that results, which lock it for
     update, wait for sales in flight and sales wait for results; None if it closed."""
     if is_postgres(database):
-        fastsql.execute(f"SELECT id FROM {LotteryDraw._meta.table_name} "  # noqa: S608
-                        "WHERE id = %s FOR SHARE", (draw.id,))
+        fastsql.execute(
+            f"SELECT id FROM {LotteryDraw._meta.table_name} "  # noqa: S608
+            "WHERE id = %s FOR SHARE",
+            (draw.id,),
+        )
         draw = LotteryDraw.get_by_id(draw.id)
     return draw if draw.status == OPEN else None

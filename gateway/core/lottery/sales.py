@@ -91,17 +91,22 @@ class LotterySale:
         """The signed receipt fields (SPEC 1c) plus the security number."""
         return {
             "combination_numbers": self.combination_numbers,
-            "transaction_date": self.transaction_date, "store_id": self.store_id,
-            "pos_id": self.pos_id, "foreign_pos_id": self.foreign_pos_id,
+            "transaction_date": self.transaction_date,
+            "store_id": self.store_id,
+            "pos_id": self.pos_id,
+            "foreign_pos_id": self.foreign_pos_id,
             "transaction_number": self.transaction_number,
-            "reference_number": self.reference_number, "session_id": self.session_id,
-            "security_number": self.security_number, "serial_number": self.serial_number,
+            "reference_number": self.reference_number,
+            "session_id": self.session_id,
+            "security_number": self.security_number,
+            "serial_number": self.serial_number,
             "creation_date": self.creation_date,
         }
 
 
-def price(draw_prices: tuple[int, int, int], count: int, rematch: bool,
-          second_rematch: bool) -> int:
+def price(
+    draw_prices: tuple[int, int, int], count: int, rematch: bool, second_rematch: bool
+) -> int:
     """Seed 003's price rule: (base + rematch? + second rematch (with rematch)?) * boards."""
     base, first, second = draw_prices
     total = base * count
@@ -160,8 +165,9 @@ def _ticket_row(values: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def purchase(ctx: Context, principal: Principal, cmd: Purchase, sign: Signer,
-             rng: Randomness | None = None) -> Outcome:
+def purchase(
+    ctx: Context, principal: Principal, cmd: Purchase, sign: Signer, rng: Randomness | None = None
+) -> Outcome:
     """Sell one ticket, or answer the first sale of this `payer_reference` again."""
     rng = rng or _RANDOM
     seller_ventana = policy.sell_lottery(principal)
@@ -174,60 +180,107 @@ def purchase(ctx: Context, principal: Principal, cmd: Purchase, sign: Signer,
             raise CompanyNotFound("Company not found", field="payee_id")
         policy.sell_for_payee(window.banca_id, cmd.payee_id)
 
-    idem = IdemKey(scope=f"lottery.sale:{cmd.payee_id}", key=cmd.payer_reference,
-                   fingerprint=fingerprint(asdict(cmd)))
+    idem = IdemKey(
+        scope=f"lottery.sale:{cmd.payee_id}",
+        key=cmd.payer_reference,
+        fingerprint=fingerprint(asdict(cmd)),
+    )
 
     def body() -> Done:
         draw = draws.active(cmd.payee_id, ctx.now)
         if draw is None or draw.draw_number != cmd.draw_number:
-            raise Invalid("is not the active draw of this company",
-                          field="ticket.draw_number")
+            raise Invalid("is not the active draw of this company", field="ticket.draw_number")
         if not draw.min_boards <= cmd.combination_count <= draw.max_boards:
-            raise Invalid(f"must be between {draw.min_boards} and {draw.max_boards}",
-                          field="ticket.combination_count")
+            raise Invalid(
+                f"must be between {draw.min_boards} and {draw.max_boards}",
+                field="ticket.combination_count",
+            )
         if cmd.second_rematch and not cmd.rematch:
             raise Invalid("second_rematch requires rematch", field="ticket.second_rematch")
-        total = price((draw.base_price, draw.rematch_price, draw.second_rematch_price),
-                      cmd.combination_count, cmd.rematch, cmd.second_rematch)
+        total = price(
+            (draw.base_price, draw.rematch_price, draw.second_rematch_price),
+            cmd.combination_count,
+            cmd.rematch,
+            cmd.second_rematch,
+        )
         if cmd.total_amount != total:
             raise Invalid(f"must be {total} for this ticket", field="ticket.total_amount")
         if draws.lock_for_sale(draw) is None:
-            raise Invalid("is not the active draw of this company",
-                          field="ticket.draw_number")
+            raise Invalid("is not the active draw of this company", field="ticket.draw_number")
         sale = _sell(ctx, principal, cmd, draw, seller_ventana, total, sign, rng)
-        return Done(sale, created=True, target_id=sale.ticket_id,
-                    details={"draw": draw.draw_number, "total": total})
+        return Done(
+            sale,
+            created=True,
+            target_id=sale.ticket_id,
+            details={"draw": draw.draw_number, "total": total},
+        )
 
-    return run(ctx, "LOTTERY_TICKET_CREATE", body, target_type="ticket", idem=idem,
-               before_claim=authorize)
+    return run(
+        ctx, "LOTTERY_TICKET_CREATE", body, target_type="ticket", idem=idem, before_claim=authorize
+    )
 
 
-def _sell(ctx: Context, principal: Principal, cmd: Purchase, draw: Any, ventana_id: str,
-          total: int, sign: Signer, rng: Randomness) -> LotterySale:
+def _sell(
+    ctx: Context,
+    principal: Principal,
+    cmd: Purchase,
+    draw: Any,
+    ventana_id: str,
+    total: int,
+    sign: Signer,
+    rng: Randomness,
+) -> LotterySale:
     ticket_id = str(uuid.uuid4())
     boards = "|".join(rng.board() for _ in range(cmd.combination_count))
     vendedor_id = principal.vendedor_id
-    inserted = tickets.insert_new(_ticket_row({
-        "id": ticket_id, "channel": CHANNEL, "operator": cmd.payee_id,
-        "external_id": cmd.payer_reference, "code": None, "banca": cmd.payee_id,
-        "ventana": ventana_id, "vendedor": vendedor_id, "type": "lottery",
-        "currency": CURRENCY, "status": tickets.OPEN, "result": tickets.PENDING,
-        "price": total, "stake": total, "raw": "{}", "created_at": ctx.now,
-        "updated_at": ctx.now,
-    }))
+    inserted = tickets.insert_new(
+        _ticket_row(
+            {
+                "id": ticket_id,
+                "channel": CHANNEL,
+                "operator": cmd.payee_id,
+                "external_id": cmd.payer_reference,
+                "code": None,
+                "banca": cmd.payee_id,
+                "ventana": ventana_id,
+                "vendedor": vendedor_id,
+                "type": "lottery",
+                "currency": CURRENCY,
+                "status": tickets.OPEN,
+                "result": tickets.PENDING,
+                "price": total,
+                "stake": total,
+                "raw": "{}",
+                "created_at": ctx.now,
+                "updated_at": ctx.now,
+            }
+        )
+    )
     if inserted is None:  # the idempotency key normally answers first
         raise IdempotencyConflict("payer_reference already used", field="payer_reference")
     base: dict[str, Any] = {
-        "ticket_id": ticket_id, "client_id": _client_id(ventana_id), "payee_id": cmd.payee_id,
-        "payer_reference": cmd.payer_reference, "draw_number": draw.draw_number,
-        "draw_date": str(draw.draw_date), "combination_numbers": boards,
-        "combination_count": cmd.combination_count, "rematch": cmd.rematch,
-        "second_rematch": cmd.second_rematch, "total": total, "currency": CURRENCY,
-        "transaction_date": _local(ctx.now, draw.timezone), "store_id": ventana_id,
-        "pos_id": vendedor_id or ventana_id, "foreign_pos_id": principal.user_id,
-        "creation_date": _creation_ms(ctx.now), "payment_id": str(uuid.uuid4()),
-        "branch_name": cmd.branch_name, "branch_street": cmd.branch_street,
-        "branch_city": cmd.branch_city, "branch_neighborhood": cmd.branch_neighborhood,
+        "ticket_id": ticket_id,
+        "client_id": _client_id(ventana_id),
+        "payee_id": cmd.payee_id,
+        "payer_reference": cmd.payer_reference,
+        "draw_number": draw.draw_number,
+        "draw_date": str(draw.draw_date),
+        "combination_numbers": boards,
+        "combination_count": cmd.combination_count,
+        "rematch": cmd.rematch,
+        "second_rematch": cmd.second_rematch,
+        "total": total,
+        "currency": CURRENCY,
+        "transaction_date": _local(ctx.now, draw.timezone),
+        "store_id": ventana_id,
+        "pos_id": vendedor_id or ventana_id,
+        "foreign_pos_id": principal.user_id,
+        "creation_date": _creation_ms(ctx.now),
+        "payment_id": str(uuid.uuid4()),
+        "branch_name": cmd.branch_name,
+        "branch_street": cmd.branch_street,
+        "branch_city": cmd.branch_city,
+        "branch_neighborhood": cmd.branch_neighborhood,
     }
     for _attempt in range(ATTEMPTS):
         numbers: dict[str, Any] = {
@@ -238,24 +291,44 @@ def _sell(ctx: Context, principal: Principal, cmd: Purchase, draw: Any, ventana_
         }
         unsigned = LotterySale(**base, **numbers, security_number="")
         sale = LotterySale(**base, **numbers, security_number=sign(unsigned.receipt()))
-        if fastsql.insert_ignore(_LOTTERY, {
-            "ticket_id": ticket_id, "draw_id": draw.id, "payee_id": cmd.payee_id,
-            "payer_reference": cmd.payer_reference, "boards": boards,
-            "combination_count": cmd.combination_count, "rematch": cmd.rematch,
-            "second_rematch": cmd.second_rematch, "total": total,
-            "reference_number": sale.reference_number, "serial_number": sale.serial_number,
-            "transaction_number": sale.transaction_number, "session_id": sale.session_id,
-            "payment_id": sale.payment_id, "security_number": sale.security_number,
-            "created_at": ctx.now,
-        }):
+        if fastsql.insert_ignore(
+            _LOTTERY,
+            {
+                "ticket_id": ticket_id,
+                "draw_id": draw.id,
+                "payee_id": cmd.payee_id,
+                "payer_reference": cmd.payer_reference,
+                "boards": boards,
+                "combination_count": cmd.combination_count,
+                "rematch": cmd.rematch,
+                "second_rematch": cmd.second_rematch,
+                "total": total,
+                "reference_number": sale.reference_number,
+                "serial_number": sale.serial_number,
+                "transaction_number": sale.transaction_number,
+                "session_id": sale.session_id,
+                "payment_id": sale.payment_id,
+                "security_number": sale.security_number,
+                "created_at": ctx.now,
+            },
+        ):
             break
     else:  # pragma: no cover - 5 collisions of 50+ random bits
         raise IdempotencyConflict("could not allocate unique ticket numbers")
-    fastsql.defer(f"UPDATE {_TICKETS} SET code = %s WHERE id = %s",  # noqa: S608
-                  (sale.reference_number, ticket_id))
-    ledger.post("lottery.sale", [
-        ledger.Leg(accounts.window_cash(ventana_id, CURRENCY, ctx.now), total),
-        ledger.Leg(accounts.stakes(cmd.payee_id, CURRENCY, ctx.now), -total),
-    ], now=ctx.now, reference=ticket_id, actor=ctx.actor.id, request_id=ctx.request_id,
-        memo=f"lottery {draw.draw_number} {sale.reference_number}")
+    fastsql.defer(
+        f"UPDATE {_TICKETS} SET code = %s WHERE id = %s",  # noqa: S608
+        (sale.reference_number, ticket_id),
+    )
+    ledger.post(
+        "lottery.sale",
+        [
+            ledger.Leg(accounts.window_cash(ventana_id, CURRENCY, ctx.now), total),
+            ledger.Leg(accounts.stakes(cmd.payee_id, CURRENCY, ctx.now), -total),
+        ],
+        now=ctx.now,
+        reference=ticket_id,
+        actor=ctx.actor.id,
+        request_id=ctx.request_id,
+        memo=f"lottery {draw.draw_number} {sale.reference_number}",
+    )
     return sale

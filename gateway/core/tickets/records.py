@@ -22,8 +22,10 @@ from gateway.store.models import Ticket
 _TABLE = Ticket._meta.table_name
 # column name → field name, for the foreign keys (`player_id` → `player`)
 _FIELD_OF_COLUMN = {f.column_name: name for name, f in Ticket._meta.fields.items()}
-_HOLD_SQL = (f"UPDATE {_TABLE} SET {Ticket.hold.column_name} = %s "  # noqa: S608 - identifiers
-             f"WHERE {Ticket.id.column_name} = %s")
+_HOLD_SQL = (
+    f"UPDATE {_TABLE} SET {Ticket.hold.column_name} = %s "  # noqa: S608 - identifiers
+    f"WHERE {Ticket.id.column_name} = %s"
+)
 
 
 def not_found(ident: str, **details: Any) -> TicketNotFound:
@@ -33,10 +35,15 @@ def not_found(ident: str, **details: Any) -> TicketNotFound:
 def find(channel: str, operator: str, identifier: str, *, lock: bool = False) -> Ticket:
     """A live ticket of `channel` by external id or code (the newest when codes repeat).
     Another operator's ticket is `Forbidden`; none at all is `TicketNotFound`."""
-    query = Ticket.select().where(
-        (Ticket.channel == channel) & (Ticket.tombstone == False)  # noqa: E712
-        & ((Ticket.external_id == identifier) | (Ticket.code == identifier))
-    ).order_by(Ticket.created_at.desc())
+    query = (
+        Ticket.select()
+        .where(
+            (Ticket.channel == channel)
+            & (Ticket.tombstone == False)  # noqa: E712
+            & ((Ticket.external_id == identifier) | (Ticket.code == identifier))
+        )
+        .order_by(Ticket.created_at.desc())
+    )
     rows = list(locked(query) if lock else query)
     if not rows:
         raise not_found(identifier, identifier=identifier)
@@ -51,7 +58,8 @@ def lock_external(channel: str, operator: str, external_id: str) -> Ticket | Non
     or None. Locking it first orders concurrent commands on one ticket."""
     return locked(
         Ticket.select().where(
-            (Ticket.channel == channel) & (Ticket.operator == operator)
+            (Ticket.channel == channel)
+            & (Ticket.operator == operator)
             & (Ticket.external_id == external_id)
         )
     ).first()
@@ -59,21 +67,29 @@ def lock_external(channel: str, operator: str, external_id: str) -> Ticket | Non
 
 def lock_overdue(channel: str, operator: str, identifier: str, now: dt.datetime) -> Ticket | None:
     """Lock the operator's reservation with this id or code if it is past its deadline."""
-    return locked(Ticket.select().where(
-        (Ticket.channel == channel) & (Ticket.operator == operator)
-        & (Ticket.status == RESERVED) & (Ticket.expires_at <= now)
-        & ((Ticket.external_id == identifier) | (Ticket.code == identifier))
-    )).first()
+    return locked(
+        Ticket.select().where(
+            (Ticket.channel == channel)
+            & (Ticket.operator == operator)
+            & (Ticket.status == RESERVED)
+            & (Ticket.expires_at <= now)
+            & ((Ticket.external_id == identifier) | (Ticket.code == identifier))
+        )
+    ).first()
 
 
 def lock_due_reservations(now: dt.datetime, limit: int) -> list[Ticket]:
     """Reservations of any channel past their deadline, oldest first, locked with SKIP
     LOCKED (PostgreSQL) so that several sweepers share the work."""
-    return list(locked(
-        Ticket.select().where((Ticket.status == RESERVED) & (Ticket.expires_at <= now))
-        .order_by(Ticket.expires_at).limit(limit),
-        skip_locked=True,
-    ))
+    return list(
+        locked(
+            Ticket.select()
+            .where((Ticket.status == RESERVED) & (Ticket.expires_at <= now))
+            .order_by(Ticket.expires_at)
+            .limit(limit),
+            skip_locked=True,
+        )
+    )
 
 
 def insert_new(row: Mapping[str, Any]) -> Ticket | None:
@@ -106,13 +122,19 @@ def save(ticket: Ticket, now: dt.datetime) -> None:
     ticket.save()
 
 
-def page(channel: str, operator: str, *, limit: int, skip: int, player_id: str | None = None,
-         statuses: list[str] | None = None, skip_types: list[str] | None = None
-         ) -> list[Ticket]:
+def page(
+    channel: str,
+    operator: str,
+    *,
+    limit: int,
+    skip: int,
+    player_id: str | None = None,
+    statuses: list[str] | None = None,
+    skip_types: list[str] | None = None,
+) -> list[Ticket]:
     """The operator's live tickets of `channel`, newest first, in a stable order."""
     query = Ticket.select().where(
-        (Ticket.channel == channel) & (Ticket.operator == operator)
-        & (Ticket.tombstone == False)  # noqa: E712
+        (Ticket.channel == channel) & (Ticket.operator == operator) & (Ticket.tombstone == False)  # noqa: E712
     )
     if player_id:
         query = query.where(Ticket.player == player_id)
@@ -120,5 +142,6 @@ def page(channel: str, operator: str, *, limit: int, skip: int, player_id: str |
         query = query.where(Ticket.status.in_(statuses))
     if skip_types:
         query = query.where(Ticket.type.is_null() | Ticket.type.not_in(skip_types))
-    return list(query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                .limit(limit).offset(skip))
+    return list(
+        query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(skip)
+    )

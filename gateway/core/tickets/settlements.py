@@ -26,41 +26,81 @@ UNDONE_SUFFIX = ".undone"  # a settlement without money, undone by a rollback
 
 _TABLE = Settlement._meta.table_name
 _F = Settlement._meta.fields
-_COLUMNS = tuple(_F[name].column_name for name in (
-    "ticket", "generation", "action", "txn", "reversed_by", "prev_status", "prev_result",
-    "created_at"))
+_COLUMNS = tuple(
+    _F[name].column_name
+    for name in (
+        "ticket",
+        "generation",
+        "action",
+        "txn",
+        "reversed_by",
+        "prev_status",
+        "prev_result",
+        "created_at",
+    )
+)
 
 
-def record(ticket: Ticket, action: str, txn: Any, prev_status: str, prev_result: str,
-           now: dt.datetime) -> None:
+def record(
+    ticket: Ticket, action: str, txn: Any, prev_status: str, prev_result: str, now: dt.datetime
+) -> None:
     """Remember that `action` settled the ticket in its current generation, with `txn`
     (None when no money moved) and the status and result it left (deferred write)."""
-    fastsql.insert_later(_TABLE, dict(zip(_COLUMNS, (
-        ticket.id, ticket.generation, action, txn.id if txn is not None else None, None,
-        prev_status, prev_result, now), strict=True)))
+    fastsql.insert_later(
+        _TABLE,
+        dict(
+            zip(
+                _COLUMNS,
+                (
+                    ticket.id,
+                    ticket.generation,
+                    action,
+                    txn.id if txn is not None else None,
+                    None,
+                    prev_status,
+                    prev_result,
+                    now,
+                ),
+                strict=True,
+            )
+        ),
+    )
 
 
 def exists(ticket: Ticket, action: str) -> bool:
-    return bool(Settlement.select().where(
-        (Settlement.ticket == ticket.id) & (Settlement.action == action)
-    ).exists())
+    return bool(
+        Settlement.select()
+        .where((Settlement.ticket == ticket.id) & (Settlement.action == action))
+        .exists()
+    )
 
 
 def last_undoable(ticket: Ticket) -> Settlement | None:
     """The last settlement of the ticket's generation that no rollback has undone."""
-    return (Settlement.select()
-            .where((Settlement.ticket == ticket.id) & Settlement.action.in_(SETTLING)
-                   & (Settlement.generation == ticket.generation)
-                   & Settlement.reversed_by.is_null(True))
-            .order_by(Settlement.id.desc()).first())
+    return (
+        Settlement.select()
+        .where(
+            (Settlement.ticket == ticket.id)
+            & Settlement.action.in_(SETTLING)
+            & (Settlement.generation == ticket.generation)
+            & Settlement.reversed_by.is_null(True)
+        )
+        .order_by(Settlement.id.desc())
+        .first()
+    )
 
 
 def unreversed_with_money(ticket: Ticket) -> list[Settlement]:
     """Every settlement of the ticket that moved money and is not reversed, newest first."""
-    return list(Settlement.select().where(
-        (Settlement.ticket == ticket.id) & Settlement.txn.is_null(False)
-        & Settlement.reversed_by.is_null(True)
-    ).order_by(Settlement.id.desc()))
+    return list(
+        Settlement.select()
+        .where(
+            (Settlement.ticket == ticket.id)
+            & Settlement.txn.is_null(False)
+            & Settlement.reversed_by.is_null(True)
+        )
+        .order_by(Settlement.id.desc())
+    )
 
 
 def mark_reversed(settlement: Settlement, reversal_id: int | None) -> None:
@@ -69,4 +109,5 @@ def mark_reversed(settlement: Settlement, reversal_id: int | None) -> None:
     Settlement.update(reversed_by=reversal_id).where(Settlement.id == settlement.id).execute()
     if reversal_id is None:
         Settlement.update(action=f"{settlement.action}{UNDONE_SUFFIX}").where(
-            Settlement.id == settlement.id).execute()
+            Settlement.id == settlement.id
+        ).execute()

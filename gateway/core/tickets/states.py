@@ -52,8 +52,9 @@ def check(status: str, to: str, *, ticket: str | None = None) -> None:
     if status == CLOSED:
         raise TicketClosed("ticket closed", ticket=ticket)
     if not can_move(status, to):
-        raise InvalidTransition(f"ticket cannot go from {status} to {to}",
-                                ticket=ticket, status=status, to=to)
+        raise InvalidTransition(
+            f"ticket cannot go from {status} to {to}", ticket=ticket, status=status, to=to
+        )
 
 
 def move(ticket: HasStatus, to: str) -> None:
