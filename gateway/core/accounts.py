@@ -16,6 +16,7 @@ from gateway.core.ledger_kinds import (
     HOUSE_PAYOUTS,
     HOUSE_STAKES,
     PLAYER_WALLET,
+    PRIZE_LIABILITY,
     PSP_CLEARING,
     TAX_LIABILITY,
     WINDOW_CASH,
@@ -139,6 +140,23 @@ def psp_clearing(psp: str, currency: str, now: dt.datetime) -> Account:
             normal_side=DEBIT,
             owner_type="psp",
             owner_id=psp,
+            caches_balance=False,
+        ),
+        now,
+    )
+
+
+def prize_liability(operator: str, currency: str, now: dt.datetime) -> Account:
+    """Prizes an operator's evaluated tickets won and nobody has paid yet (a liability the
+    windows' ticket payments debit)."""
+    return ensure_account(
+        AccountSpec(
+            code=f"operator:{operator}:prize_liability:{currency}",
+            kind=PRIZE_LIABILITY,
+            currency=currency,
+            normal_side=CREDIT,
+            owner_type="operator",
+            owner_id=operator,
             caches_balance=False,
         ),
         now,

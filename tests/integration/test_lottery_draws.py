@@ -12,7 +12,7 @@ import pytest
 
 from gateway.core import accounts, ledger, tickets
 from gateway.core.errors import Conflict, Forbidden, IdempotencyConflict, Invalid, NotFound
-from gateway.core.lottery import CompanyNotFound, books, draws, sales
+from gateway.core.lottery import CompanyNotFound, draws, sales
 from gateway.core.principal import ADMIN, VENTANA, Principal
 from gateway.core.reconcile import reconcile
 from gateway.store.models import LotteryDraw, Settlement, Ticket
@@ -146,7 +146,7 @@ def test_results_are_evaluated_against_hand_computed_prizes(db, clock, network):
         actions = [s.action for s in Settlement.select().where(Settlement.ticket == ticket_id)]
         assert actions == (["ticket_win"] if payout else [])
 
-    liability = ledger.balance_of(books.prize_liability(banca, "MXN", clock.now()))
+    liability = ledger.balance_of(accounts.prize_liability(banca, "MXN", clock.now()))
     payouts = ledger.balance_of(accounts.payouts(banca, "MXN", clock.now()))
     assert liability.balance == payouts.balance == sum(expected.values())
     report = reconcile()

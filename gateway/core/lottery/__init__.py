@@ -4,7 +4,6 @@
   every ticket of the draw in one batched pass;
 - `sales`: sell a ticket (price rule, board limits, rematch rules, `payer_reference`
   idempotency, random boards, unique numbers, the signed receipt, the sale in the ledger);
-- `books`: the ledger accounts the lottery adds (prize liability).
 
 A lottery ticket is a `Ticket` of channel `lottery` (operator: the payee banca), moved only
 through `gateway.core.tickets`; `LotteryTicket` holds what the lottery adds to it. Nothing

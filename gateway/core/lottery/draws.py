@@ -28,7 +28,6 @@ from gateway.core.lottery import (
     PICKS,
     CompanyNotFound,
     NoActiveDraw,
-    books,
 )
 from gateway.core.principal import Principal
 from gateway.core.results import result
@@ -246,7 +245,7 @@ def record_results(
                 [
                     ledger.Leg(accounts.payouts(draw.payee_id, draw.currency, ctx.now), total),
                     ledger.Leg(
-                        books.prize_liability(draw.payee_id, draw.currency, ctx.now), -total
+                        accounts.prize_liability(draw.payee_id, draw.currency, ctx.now), -total
                     ),
                 ],
                 now=ctx.now,
