@@ -50,6 +50,9 @@ class Config:
     # refused unauthenticated requests are counted in memory and flushed this often (0: only
     # when asked, as tests do); see gateway/core/rejections.py
     rejection_flush_s: float = 5.0
+    # ticket payments above this many minor units wait for a second ADMIN's approval
+    # (maker-checker, SPEC 6); 0: off
+    payout_approval_threshold: int = 0
 
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -172,4 +175,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             environ, "PAMGATE_IDEMPOTENCY_RETENTION_DAYS", 120, minimum=120
         ),
         metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        payout_approval_threshold=_int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0),
     )

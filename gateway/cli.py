@@ -183,6 +183,63 @@ def cmd_receipts_verify(args: argparse.Namespace, config: Config) -> int:
     return 0 if valid else 1
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """The new user's password: one line of stdin (`--password-stdin`), else typed twice at
+    a prompt that does not echo. Never printed, never logged."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"password for {args.username}: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core import users
+    from gateway.core.audit import Actor
+    from gateway.core.commands import Context
+    from gateway.core.errors import CoreError
+
+    if not args.username or not args.role:
+        raise CommandError("users add needs USERNAME and --role ADMIN|VENTANA|VENDEDOR")
+    password = _read_password(args)
+    services = _current(config)
+    try:
+        ctx = Context(actor=Actor("system", "cli"), now=services.clock.now())
+        created = users.add_user(
+            ctx,
+            users.NewUser(
+                username=args.username,
+                password=password,
+                role=args.role,
+                banca_id=args.banca,
+                ventana_id=args.ventana,
+                vendedor_id=args.vendedor,
+                permissions=tuple(args.permission) if args.permission else None,
+            ),
+        )
+    except CoreError as exc:
+        print(f"pamgate: users add: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        _close(services.db)
+    scope = ", ".join(
+        f"{name} {value}"
+        for name, value in (
+            ("banca", created.banca_id),
+            ("ventana", created.ventana_id),
+            ("vendedor", created.vendedor_id),
+        )
+        if value
+    )
+    print(f"created user {created.username} ({created.role}{', ' + scope if scope else ''})")
+    print(f"id: {created.id}")
+    print(f"permissions: {', '.join(created.permissions) or '-'}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     import time
 
@@ -282,6 +339,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--permission", action="append", help="repeatable, e.g. payments_read")
     p.add_argument("--ttl", type=int, default=900, help="lifetime in seconds (default 900)")
     p.set_defaults(handler=cmd_token)
+
+    users_parser = verbs.add_parser("users", help="back-office users (logins)")
+    users_verbs = users_parser.add_subparsers(dest="users_verb", required=True, metavar="VERB")
+    p = users_verbs.add_parser("add", help="create a user; the password is asked for")
+    # USERNAME and --role are checked by the verb, after the configuration (one line, exit 2).
+    p.add_argument("username", nargs="?", metavar="USERNAME")
+    p.add_argument("--role", choices=("ADMIN", "VENTANA", "VENDEDOR"), help="required")
+    p.add_argument("--banca", help="banca id (ADMIN may name one)")
+    p.add_argument("--ventana", help="ventana id (required for VENTANA)")
+    p.add_argument("--vendedor", help="vendedor id (required for VENDEDOR)")
+    p.add_argument(
+        "--permission", action="append", help="repeatable; default: the role's usual set"
+    )
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin"
+    )
+    p.set_defaults(handler=cmd_users_add)
 
     p = verbs.add_parser("demo", help="seed demo data and print signed curl calls")
     p.add_argument("--base-url", default="http://127.0.0.1:8000")

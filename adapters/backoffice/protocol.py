@@ -9,7 +9,7 @@ from typing import Any
 
 import falcon
 
-from adapters.backoffice import resources, translate
+from adapters.backoffice import auth_resources, payments_resources, resources, translate
 from gateway.http.protocol import Protocol
 
 
@@ -19,6 +19,8 @@ def error_body(status: int, code: str, message: str) -> Mapping[str, Any]:
 
 def mount(app: falcon.App, services: Any) -> None:
     args = (services.auth, services.clock, services.metrics)
+    app.add_route("/api/v1/auth/login", auth_resources.Login(services.tokens, services.clock))
+    app.add_route("/api/v1/auth/refresh", auth_resources.Refresh(services.tokens, services.clock))
     app.add_route("/api/v1/bancas", resources.BancaCollection(*args))
     app.add_route("/api/v1/bancas/{banca_id}", resources.BancaItem(*args))
     app.add_route("/api/v1/ventanas", resources.VentanaCollection(*args))
@@ -32,6 +34,15 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/api/v1/players/{player_id}/deposits", resources.PlayerDeposits(*args))
     app.add_route("/api/v1/players/{player_id}/withdrawals", resources.PlayerWithdrawals(*args))
     app.add_route("/api/v1/reconciliation", resources.Reconciliation(*args))
+    threshold = services.config.payout_approval_threshold
+    pay = payments_resources
+    app.add_route(
+        "/api/v1/ticket-payments", pay.TicketPayments(*args, approval_threshold=threshold)
+    )
+    app.add_route("/api/v1/ticket-payments/{payment_id}", pay.TicketPaymentItem(*args))
+    app.add_route("/api/v1/ticket-payments/{payment_id}/reverse", pay.TicketPaymentReverse(*args))
+    app.add_route("/api/v1/ticket-payments/{payment_id}/approve", pay.TicketPaymentApprove(*args))
+    app.add_route("/api/v1/tickets/{ticket_id}/payment-history", pay.TicketPaymentHistory(*args))
 
 
 PROTOCOL = Protocol(

@@ -157,3 +157,44 @@ def sell_for_payee(seller_banca_id: str, payee_id: str) -> None:
     """A window sells the draws of the banca that owns it, and no other's."""
     if seller_banca_id != payee_id:
         raise _refuse("the selling window belongs to another company")
+
+
+# --- ticket payments (SPEC 6) ------------------------------------------------------------------
+
+
+def pay_ticket_window(principal: Principal, requested: str | None) -> None:
+    """`ventanaId` on a payment is for ADMIN only."""
+    if requested and principal.role != ADMIN:
+        raise _refuse("ventanaId is for ADMIN only")
+
+
+def pay_ticket(principal: Principal, ticket: Scope) -> None:
+    """Pay (or read the payments of) a ticket: ADMIN any; a VENTANA its window's tickets; a
+    VENDEDOR the tickets it sold."""
+    if not may_act_on(principal, ticket):
+        raise _refuse("ticket belongs to another window or seller")
+
+
+def paying_window(principal: Principal, requested: str | None, selling: str | None) -> str:
+    """Whose cash pays: ADMIN the window it names, else the ticket's selling window; staff
+    their own window."""
+    window = (requested or selling) if principal.role == ADMIN else principal.ventana_id
+    if not window:
+        raise _refuse("no paying window")
+    return window
+
+
+def reverse_ticket_payment(principal: Principal, paying: str) -> None:
+    """Reverse a payment: ADMIN, or a VENTANA of the window that paid it."""
+    if principal.role == ADMIN:
+        return
+    if principal.role != VENTANA or principal.ventana_id != paying:
+        raise _refuse("only ADMIN or the paying window may reverse a payment")
+
+
+def approve_ticket_payment(principal: Principal, maker: str) -> None:
+    """Maker-checker: an ADMIN other than the payment's maker."""
+    if principal.role != ADMIN:
+        raise _refuse("only ADMIN may approve a payment")
+    if principal.user_id == maker:
+        raise _refuse("the maker of a payment may not approve it")

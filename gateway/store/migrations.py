@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from peewee import Database, OperationalError, ProgrammingError
 
-from gateway.store import models, schema_0001, schema_0002, schema_0003, schema_0004
+from gateway.store import (
+    models,
+    schema_0001,
+    schema_0002,
+    schema_0003,
+    schema_0004,
+    schema_0005,
+    schema_0006,
+)
 from gateway.store.database import is_postgres
 
 ADVISORY_LOCK_ID = 0x70616D67  # "pamg"
@@ -75,11 +83,21 @@ def _lottery(db: Database) -> None:
     _run_ddl(db, schema_0004.DDL)
 
 
+def _users(db: Database) -> None:
+    _run_ddl(db, schema_0005.DDL)
+
+
+def _ticket_payments(db: Database) -> None:
+    _run_ddl(db, schema_0006.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
     Migration(3, "outbox", _outbox),
     Migration(4, "lottery draws and tickets", _lottery),
+    Migration(5, "back-office users and refresh tokens", _users),
+    Migration(6, "ticket payments", _ticket_payments),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -363,6 +363,73 @@ class LotteryTicket(BaseModel):
         indexes = ((("payee", "payer_reference"), True),)
 
 
+class TicketPayment(BaseModel):
+    """A payment of a winning retail ticket at a window (SPEC 6): `posted` (money moved by
+    `txn`) or `pending` (maker-checker: waits for an ADMIN's approval); `reversal_txn` set
+    once reversed. (`paid_by`, `idempotency_key`) remembers the caller's key."""
+
+    id = CharField(max_length=36, primary_key=True)
+    ticket = ForeignKeyField(Ticket, backref="payments", on_delete="RESTRICT")
+    ventana = ForeignKeyField(Ventana, on_delete="RESTRICT")
+    amount = BigIntegerField()
+    currency = CharField(max_length=3)
+    method = CharField(max_length=20)
+    is_final = BooleanField(default=False)
+    notes = CharField(max_length=300, null=True)
+    idempotency_key = CharField(max_length=100)
+    paid_by = CharField(max_length=100)
+    status = CharField(max_length=10)  # posted | pending
+    approved_by = CharField(max_length=100, null=True)
+    txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
+    is_reversed = BooleanField(default=False)
+    reversal_txn = ForeignKeyField(
+        LedgerTxn, null=True, on_delete="RESTRICT", backref="reversed_payments"
+    )
+    reversed_by = CharField(max_length=100, null=True)
+    reason = CharField(max_length=300, null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+
+# --- back-office users and sessions (SPEC 2) ------------------------------------------------
+
+
+class User(BaseModel):
+    """A back-office login: an Argon2id hash (never the password), the role and the records it
+    acts for, and its failed-login count (`failures_since` opens the window; `locked_until`
+    set after too many)."""
+
+    id = CharField(max_length=36, primary_key=True)
+    username = CharField(max_length=100, unique=True)
+    password_hash = CharField(max_length=200)
+    role = CharField(max_length=10)
+    banca = ForeignKeyField(Banca, null=True, on_delete="RESTRICT")
+    ventana = ForeignKeyField(Ventana, null=True, on_delete="RESTRICT")
+    vendedor = ForeignKeyField(Vendedor, null=True, on_delete="RESTRICT")
+    permissions = CharField(max_length=500, default="")
+    failed_logins = IntegerField(default=0)
+    failures_since = DateTimeField(null=True)
+    locked_until = DateTimeField(null=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        table_name = "app_user"  # `user` is a reserved word in PostgreSQL
+
+
+class RefreshToken(BaseModel):
+    """A refresh token, by its SHA-256 only. One login starts a family; `used_at` is set when
+    it is exchanged, `revoked_at` when its family is revoked (a reuse)."""
+
+    id = CharField(max_length=36, primary_key=True)
+    user = ForeignKeyField(User, backref="refresh_tokens", on_delete="RESTRICT")
+    family_id = CharField(max_length=36, index=True)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField()
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaMigration,
     Banca,
@@ -384,4 +451,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     OutboxMessage,
     LotteryDraw,
     LotteryTicket,
+    TicketPayment,
+    User,
+    RefreshToken,
 )

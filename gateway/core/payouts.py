@@ -1,0 +1,391 @@
+"""Paying winning retail tickets at a window (SPEC 6): pay, finalise, reverse, approve, history.
+
+Checks run in SPEC 6's order inside the command's transaction: the caller's idempotency key
+is claimed first (`commands.run`), so a replay answers even after the ticket became `PAID`;
+then the ticket (404), the caller's right to it (403), its result (409) and status (400),
+the ticket row locked NOWAIT on PostgreSQL (409 when another payment of it is being written),
+and the amount against what remains (400). Money moves only through the ledger: the prize
+liability of the ticket's operator is debited and the paying window's cash credited
+(`ticket.payment`); a reversal posts the mirror. `Ticket.paid_amount` is the sum of the
+payments not reversed (pending approvals included, so they cannot be overpaid either).
+
+This module never renders wire names or statuses; adapters do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from peewee import OperationalError
+
+from gateway.core import accounts, ledger, network, policy, tickets
+from gateway.core.commands import Context, Done, IdemKey, Outcome, run
+from gateway.core.errors import AlreadyReversed, Conflict, Invalid, NotFound
+from gateway.core.idempotency import fingerprint
+from gateway.core.principal import Principal, Scope
+from gateway.core.results import result
+from gateway.store.database import database, locked
+from gateway.store.models import LedgerTxn, Ticket, TicketPayment, Ventana
+
+KIND = "ticket.payment"
+POSTED, PENDING = "posted", "pending"
+METHODS = ("cash", "check", "transfer", "system")
+
+
+class PaymentTicketNotFound(NotFound):
+    code = "ticket_not_found"
+
+
+class NotAWinner(Conflict):
+    code = "ticket_not_winner"
+
+
+class NotPayable(Invalid):
+    code = "ticket_not_payable"
+
+
+class PaymentInProgress(Conflict):
+    code = "ticket_payment_in_progress"
+
+
+class ExceedsRemaining(Invalid):
+    code = "amount_exceeds_remaining"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+
+class PaymentReversed(Conflict):
+    code = "payment_reversed"
+
+
+class NotPending(Conflict):
+    code = "payment_not_pending"
+
+
+@dataclass(frozen=True)
+class PayTicket:
+    ticket_id: str
+    amount: int  # minor units
+    method: str
+    is_final: bool
+    notes: str | None
+    idempotency_key: str
+    ventana_id: str | None
+
+
+@result
+@dataclass(frozen=True)
+class PaymentView:
+    id: str
+    ticket_id: str
+    amount: int
+    currency: str
+    method: str
+    is_final: bool
+    is_reversed: bool
+    pending_approval: bool
+    notes: str | None
+    paid_by: str
+    ventana_id: str
+    approved_by: str | None
+    reversed_by: str | None
+    reason: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PaymentHistory:
+    ticket_id: str
+    currency: str
+    total_payout: int
+    total_paid: int
+    remaining: int
+    payments: list[PaymentView]
+
+
+def view(p: TicketPayment) -> PaymentView:
+    return PaymentView(
+        id=p.id,
+        ticket_id=p.ticket_id,
+        amount=p.amount,
+        currency=p.currency,
+        method=p.method,
+        is_final=p.is_final,
+        is_reversed=p.is_reversed,
+        pending_approval=p.status == PENDING and not p.is_reversed,
+        notes=p.notes,
+        paid_by=p.paid_by,
+        ventana_id=p.ventana_id,
+        approved_by=p.approved_by,
+        reversed_by=p.reversed_by,
+        reason=p.reason,
+        created_at=p.created_at,
+    )
+
+
+def currency_of(ticket_id: str) -> str:
+    """The currency of a ticket (the wire amount is in its units), or 404."""
+    row = Ticket.select(Ticket.currency).where(Ticket.id == ticket_id).first()
+    if row is None:
+        raise PaymentTicketNotFound("ticket not found", ticket=ticket_id)
+    return str(row.currency)
+
+
+def _scope(t: Ticket) -> Scope:
+    return Scope(banca_id=t.banca_id, ventana_id=t.ventana_id, vendedor_id=t.vendedor_id)
+
+
+def _ticket(ticket_id: str) -> Ticket:
+    t = Ticket.get_or_none((Ticket.id == ticket_id) & (Ticket.tombstone == False))  # noqa: E712
+    if t is None:
+        raise PaymentTicketNotFound("ticket not found", ticket=ticket_id)
+    return t
+
+
+def _check_payable(t: Ticket) -> None:
+    if t.result != tickets.WON or t.payout <= 0:
+        raise NotAWinner("ticket is not a winner", ticket=t.id)
+    if t.status != tickets.EVALUATED:
+        raise NotPayable(f"ticket is {t.status}, not EVALUATED", ticket=t.id)
+
+
+def _lock_ticket(ticket_id: str) -> Ticket:
+    """The ticket row, locked NOWAIT: a payment of it being written elsewhere is a 409."""
+    try:
+        with database.atomic():
+            row = locked(Ticket.select().where(Ticket.id == ticket_id), nowait=True).first()
+    except OperationalError:
+        raise PaymentInProgress(
+            "another payment of this ticket is being written", ticket=ticket_id
+        ) from None
+    if row is None:
+        raise PaymentTicketNotFound("ticket not found", ticket=ticket_id)
+    return row
+
+
+def _post(ctx: Context, t: Ticket, payment: TicketPayment) -> None:
+    liability = accounts.prize_liability(t.operator, t.currency, ctx.now)
+    cash = accounts.window_cash(payment.ventana_id, t.currency, ctx.now)
+    # liability is credit-normal: debiting it (positive) lowers what is owed.
+    txn = ledger.post(
+        KIND,
+        [ledger.Leg(liability, payment.amount), ledger.Leg(cash, -payment.amount)],
+        now=ctx.now,
+        reference=t.id,
+        actor=ctx.actor.id,
+        request_id=ctx.request_id,
+        memo=payment.method,
+    )
+    payment.txn = txn.id
+    payment.status = POSTED
+
+
+def _settle_status(t: Ticket, is_final: bool, now: dt.datetime) -> None:
+    if t.status == tickets.EVALUATED and (is_final or t.paid_amount >= t.payout):
+        tickets.move(t, tickets.PAID)
+    tickets.save(t, now)
+
+
+def pay(
+    ctx: Context, principal: Principal, cmd: PayTicket, *, approval_threshold: int = 0
+) -> Outcome:
+    """Pay a winning ticket (201), or answer the key's stored payment (replay)."""
+    policy.pay_ticket_window(principal, cmd.ventana_id)
+    idem = IdemKey(
+        scope=f"user:{principal.user_id}",
+        key=f"TICKET_PAY:{cmd.idempotency_key}",
+        fingerprint=fingerprint(
+            {
+                "ticket": cmd.ticket_id,
+                "amount": cmd.amount,
+                "method": cmd.method,
+                "final": cmd.is_final,
+                "notes": cmd.notes,
+                "ventana": cmd.ventana_id,
+            }
+        ),
+    )
+
+    def body() -> Done:
+        if cmd.amount <= 0:
+            raise Invalid("amountPaid must be greater than 0", field="amountPaid")
+        who = network.resolve_principal(principal)
+        t = _ticket(cmd.ticket_id)
+        policy.pay_ticket(who, _scope(t))
+        _check_payable(t)
+        t = _lock_ticket(t.id)
+        _check_payable(t)  # as the lock found it
+        remaining = t.payout - t.paid_amount
+        if cmd.amount > remaining:
+            raise ExceedsRemaining(
+                "amountPaid exceeds what remains to pay", field="amountPaid", remaining=remaining
+            )
+        window = policy.paying_window(who, cmd.ventana_id, t.ventana_id)
+        if not Ventana.select().where(Ventana.id == window).exists():
+            raise Invalid("ventanaId names no sales window", field="ventanaId")
+        payment = TicketPayment(
+            id=str(uuid.uuid4()),
+            ticket=t.id,
+            ventana=window,
+            amount=cmd.amount,
+            currency=t.currency,
+            method=cmd.method,
+            is_final=cmd.is_final,
+            notes=cmd.notes,
+            idempotency_key=cmd.idempotency_key,
+            paid_by=principal.user_id,
+            status=PENDING,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        pending = bool(approval_threshold) and cmd.amount > approval_threshold
+        if not pending:
+            _post(ctx, t, payment)
+        payment.save(force_insert=True)
+        t.paid_amount += cmd.amount
+        if pending:
+            tickets.save(t, ctx.now)
+        else:
+            _settle_status(t, cmd.is_final, ctx.now)
+        return Done(
+            view(payment),
+            created=True,
+            target_id=t.id,
+            details={
+                "created": True,
+                "cached": False,
+                "payment": payment.id,
+                "amount": cmd.amount,
+                "pending_approval": pending,
+            },
+        )
+
+    return run(ctx, "TICKET_PAY", body, target_type="ticket", target_id=cmd.ticket_id, idem=idem)
+
+
+def _payment(payment_id: str, *, lock: bool = False) -> TicketPayment:
+    query = TicketPayment.select().where(TicketPayment.id == payment_id)
+    row = (locked(query) if lock else query).first()
+    if row is None:
+        raise PaymentNotFound("payment not found", payment=payment_id)
+    return row
+
+
+def _lock_payment_and_ticket(payment_id: str) -> tuple[TicketPayment, Ticket]:
+    """The ticket row first (the order `pay` takes), then the payment."""
+    row = TicketPayment.select(TicketPayment.ticket).where(TicketPayment.id == payment_id).first()
+    if row is None:
+        raise PaymentNotFound("payment not found", payment=payment_id)
+    t = locked(Ticket.select().where(Ticket.id == row.ticket_id)).get()
+    return _payment(payment_id, lock=True), t
+
+
+def update(
+    ctx: Context,
+    principal: Principal,
+    payment_id: str,
+    *,
+    is_final: bool | None,
+    notes: str | None,
+) -> Outcome:
+    """`PATCH`: mark a payment final (the ticket becomes PAID) and/or change its notes."""
+
+    def body() -> Done:
+        who = network.resolve_principal(principal)
+        payment, t = _lock_payment_and_ticket(payment_id)
+        policy.pay_ticket(who, _scope(t))
+        if payment.is_reversed:
+            raise PaymentReversed("payment is reversed", payment=payment_id)
+        if notes is not None:
+            payment.notes = notes
+        if is_final is not None:
+            payment.is_final = is_final
+        payment.updated_at = ctx.now
+        payment.save()
+        if payment.is_final and payment.status == POSTED:
+            _settle_status(t, True, ctx.now)
+        return Done(view(payment), target_id=payment.id, details={"is_final": payment.is_final})
+
+    return run(ctx, "TICKET_PAY_FINALIZE", body, target_type="ticket_payment", target_id=payment_id)
+
+
+def reverse(ctx: Context, principal: Principal, payment_id: str, reason: str) -> Outcome:
+    """Reverse a payment: the mirror ledger transaction, the amount owed again, a PAID ticket
+    back to EVALUATED. Twice is `AlreadyReversed`."""
+
+    def body() -> Done:
+        who = network.resolve_principal(principal)
+        payment, t = _lock_payment_and_ticket(payment_id)
+        policy.reverse_ticket_payment(who, payment.ventana_id)
+        if payment.is_reversed:
+            raise AlreadyReversed("payment already reversed", payment=payment_id)
+        if payment.txn_id is not None:
+            original = LedgerTxn.get_by_id(payment.txn_id)
+            mirror = ledger.reverse(
+                original, now=ctx.now, actor=ctx.actor.id, request_id=ctx.request_id, memo=reason
+            )
+            payment.reversal_txn = mirror.id
+        payment.is_reversed = True
+        payment.reversed_by = principal.user_id
+        payment.reason = reason
+        payment.updated_at = ctx.now
+        payment.save()
+        t.paid_amount -= payment.amount
+        if t.status == tickets.PAID:
+            tickets.move(t, tickets.EVALUATED)
+        tickets.save(t, ctx.now)
+        return Done(view(payment), target_id=payment.id, details={"reason": reason})
+
+    return run(
+        ctx, "TICKET_PAYMENT_REVERSE", body, target_type="ticket_payment", target_id=payment_id
+    )
+
+
+def approve(ctx: Context, principal: Principal, payment_id: str) -> Outcome:
+    """Maker-checker: an ADMIN other than the maker posts a pending payment's money."""
+
+    def body() -> Done:
+        payment, t = _lock_payment_and_ticket(payment_id)
+        policy.approve_ticket_payment(principal, payment.paid_by)
+        if payment.is_reversed:
+            raise PaymentReversed("payment is reversed", payment=payment_id)
+        if payment.status != PENDING:
+            raise NotPending("payment is not pending approval", payment=payment_id)
+        if t.status != tickets.EVALUATED:
+            raise NotPayable(f"ticket is {t.status}, not EVALUATED", ticket=t.id)
+        _post(ctx, t, payment)
+        payment.approved_by = principal.user_id
+        payment.updated_at = ctx.now
+        payment.save()
+        _settle_status(t, payment.is_final, ctx.now)
+        return Done(view(payment), target_id=payment.id, details={"amount": payment.amount})
+
+    return run(
+        ctx, "TICKET_PAYMENT_APPROVE", body, target_type="ticket_payment", target_id=payment_id
+    )
+
+
+def history(principal: Principal, ticket_id: str) -> PaymentHistory:
+    """A ticket's payments, oldest first; `total_paid` counts the posted ones not reversed,
+    `remaining` what may still be paid (pending approvals reserve their amount)."""
+    who = network.resolve_principal(principal)
+    t = _ticket(ticket_id)
+    policy.pay_ticket(who, _scope(t))
+    rows = list(
+        TicketPayment.select()
+        .where(TicketPayment.ticket == t.id)
+        .order_by(TicketPayment.created_at, TicketPayment.id)
+    )
+    paid = sum(p.amount for p in rows if p.status == POSTED and not p.is_reversed)
+    return PaymentHistory(
+        ticket_id=t.id,
+        currency=t.currency,
+        total_payout=t.payout,
+        total_paid=paid,
+        remaining=t.payout - t.paid_amount,
+        payments=[view(p) for p in rows],
+    )
