@@ -40,124 +40,94 @@ def player_wallet(player_id: str, currency: str, now: dt.datetime) -> Account:
     )
 
 
-def window_cash(ventana_id: str, currency: str, now: dt.datetime) -> Account:
-    """Cash in a sales window's drawer (an asset)."""
+def _busy(
+    code: str,
+    kind: str,
+    currency: str,
+    side: str,
+    now: dt.datetime,
+    owner: tuple[str, str] | None = None,
+) -> Account:
+    """An account many tickets touch: no cached balance, never row-locked, no floor."""
+    owner_type, owner_id = owner or (None, None)
     return ensure_account(
         AccountSpec(
-            code=f"ventana:{ventana_id}:cash:{currency}",
-            kind=WINDOW_CASH,
+            code=code,
+            kind=kind,
             currency=currency,
-            normal_side=DEBIT,
-            owner_type="ventana",
-            owner_id=ventana_id,
+            normal_side=side,
+            owner_type=owner_type,
+            owner_id=owner_id,
             caches_balance=False,
         ),
         now,
+    )
+
+
+def window_cash(ventana_id: str, currency: str, now: dt.datetime) -> Account:
+    """Cash in a sales window's drawer (an asset)."""
+    return _busy(
+        f"ventana:{ventana_id}:cash:{currency}",
+        WINDOW_CASH,
+        currency,
+        DEBIT,
+        now,
+        ("ventana", ventana_id),
     )
 
 
 def house_cash(currency: str, now: dt.datetime) -> Account:
     """The operator's treasury, for movements no window handles (ADMIN deposits)."""
-    return ensure_account(
-        AccountSpec(
-            code=f"house:cash:{currency}",
-            kind=HOUSE_CASH,
-            currency=currency,
-            normal_side=DEBIT,
-            caches_balance=False,
-        ),
-        now,
-    )
+    return _busy(f"house:cash:{currency}", HOUSE_CASH, currency, DEBIT, now)
 
 
 def stakes(operator: str, currency: str, now: dt.datetime) -> Account:
     """Stakes taken by an operator's tickets (revenue)."""
-    return ensure_account(
-        AccountSpec(
-            code=f"operator:{operator}:stakes:{currency}",
-            kind=HOUSE_STAKES,
-            currency=currency,
-            normal_side=CREDIT,
-            owner_type="operator",
-            owner_id=operator,
-            caches_balance=False,
-        ),
+    return _busy(
+        f"operator:{operator}:stakes:{currency}",
+        HOUSE_STAKES,
+        currency,
+        CREDIT,
         now,
+        ("operator", operator),
     )
 
 
 def payouts(operator: str, currency: str, now: dt.datetime) -> Account:
     """Gross prizes an operator's tickets won (expense)."""
-    return ensure_account(
-        AccountSpec(
-            code=f"operator:{operator}:payouts:{currency}",
-            kind=HOUSE_PAYOUTS,
-            currency=currency,
-            normal_side=DEBIT,
-            owner_type="operator",
-            owner_id=operator,
-            caches_balance=False,
-        ),
+    return _busy(
+        f"operator:{operator}:payouts:{currency}",
+        HOUSE_PAYOUTS,
+        currency,
+        DEBIT,
         now,
+        ("operator", operator),
     )
 
 
 def excise_tax(currency: str, now: dt.datetime) -> Account:
     """Excise (`ext_amount`) collected on stakes, owed to the tax authority."""
-    return ensure_account(
-        AccountSpec(
-            code=f"tax:excise:{currency}",
-            kind=TAX_LIABILITY,
-            currency=currency,
-            normal_side=CREDIT,
-            caches_balance=False,
-        ),
-        now,
-    )
+    return _busy(f"tax:excise:{currency}", TAX_LIABILITY, currency, CREDIT, now)
 
 
 def withholding_tax(currency: str, now: dt.datetime) -> Account:
     """Withholding tax (`wht_amount`) kept from winnings, owed to the tax authority."""
-    return ensure_account(
-        AccountSpec(
-            code=f"tax:wht:{currency}",
-            kind=TAX_LIABILITY,
-            currency=currency,
-            normal_side=CREDIT,
-            caches_balance=False,
-        ),
-        now,
-    )
+    return _busy(f"tax:wht:{currency}", TAX_LIABILITY, currency, CREDIT, now)
 
 
 def psp_clearing(psp: str, currency: str, now: dt.datetime) -> Account:
     """Money a payment service provider collected for us and has yet to settle (an asset)."""
-    return ensure_account(
-        AccountSpec(
-            code=f"psp:{psp}:clearing:{currency}",
-            kind=PSP_CLEARING,
-            currency=currency,
-            normal_side=DEBIT,
-            owner_type="psp",
-            owner_id=psp,
-            caches_balance=False,
-        ),
-        now,
-    )
+    return _busy(f"psp:{psp}:clearing:{currency}", PSP_CLEARING, currency, DEBIT, now, ("psp", psp))
 
 
 def prize_liability(operator: str, currency: str, now: dt.datetime) -> Account:
     """Prizes an operator's evaluated tickets won and nobody has paid yet (a liability the
     windows' ticket payments debit)."""
-    return ensure_account(
-        AccountSpec(
-            code=f"operator:{operator}:prize_liability:{currency}",
-            kind=PRIZE_LIABILITY,
-            currency=currency,
-            normal_side=CREDIT,
-            owner_type="operator",
-            owner_id=operator,
-            caches_balance=False,
-        ),
+    return _busy(
+        f"operator:{operator}:prize_liability:{currency}",
+        PRIZE_LIABILITY,
+        currency,
+        CREDIT,
         now,
+        ("operator", operator),
     )
