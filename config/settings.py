@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from config.partners import load_partners
-from signing.keys import Partner, load_signing_key
+from signing.keys import Partner, decode_whsec, load_signing_key
 
 # Development-only defaults: `make run` works out of the box, production refuses them.
 DEMO_JWT_SECRET = "pamgate-demo-jwt-secret-not-for-production"  # noqa: S105
@@ -53,6 +53,24 @@ class Config:
     # ticket payments above this many minor units wait for a second ADMIN's approval
     # (maker-checker, SPEC 6); 0: off
     payout_approval_threshold: int = 0
+    # SMS delivery (SPEC 5): the provider, its credentials and the dispatcher's limits
+    sms_provider: str = "webhook"  # webhook | twilio
+    sms_url: str = ""  # webhook: where the JSON is POSTed
+    sms_secret: str = ""  # webhook: whsec_…, adds a v1 HMAC signature
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+    sms_timeout_s: float = 10.0  # one delivery, connect + response
+    sms_rate_per_s: float = 50.0  # token bucket of the provider (every dispatcher together)
+    sms_rate_burst: int = 50
+    sms_phone_per_min: float = 5.0  # token bucket per phone number (OTP floods)
+    sms_phone_burst: int = 3
+    dispatch_lease_s: float = 120.0  # a claim; must outlast a batch's sends (checked)
+    dispatch_batch: int = 50
+    dispatch_workers: int = 10  # concurrent sends per dispatcher
+    dispatch_poll_s: float = 1.0
+    breaker_cooldown_s: float = 30.0
 
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -112,6 +130,63 @@ def _signing_keys(raw: str) -> tuple[tuple[str, str, bool], ...]:
     return tuple(keys)
 
 
+SMS_PROVIDERS = ("webhook", "twilio")
+
+
+def lease_problem(config: Config) -> str | None:
+    """Why the dispatcher's claim could run out while it is still sending, or None. A claim
+    covers a batch, sent `dispatch_workers` at a time; one send takes at most twice
+    `sms_timeout_s` (connecting, then the response), so the lease must outlast
+    2 x timeout x rounds."""
+    rounds = -(-config.dispatch_batch // config.dispatch_workers)
+    needed = 2 * config.sms_timeout_s * rounds
+    if config.dispatch_lease_s <= needed:
+        return (
+            f"PAMGATE_DISPATCH_LEASE_S ({config.dispatch_lease_s:g}) must be longer than "
+            f"2 x PAMGATE_SMS_TIMEOUT_S x batch rounds (2 x {config.sms_timeout_s:g} x "
+            f"{rounds} = {needed:g} s; rounds = PAMGATE_DISPATCH_BATCH / _WORKERS)"
+        )
+    return None
+
+
+def _sms_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    provider = environ.get("PAMGATE_SMS_PROVIDER", "webhook")
+    if provider not in SMS_PROVIDERS:
+        raise ConfigError(f"PAMGATE_SMS_PROVIDER must be webhook or twilio, got {provider!r}")
+    secret = environ.get("PAMGATE_SMS_SECRET", "")
+    if secret:
+        if not secret.startswith("whsec_"):
+            raise ConfigError("PAMGATE_SMS_SECRET must start with whsec_")
+        try:
+            decode_whsec(secret)
+        except ValueError as exc:  # the message names the problem, never the secret
+            raise ConfigError(f"PAMGATE_SMS_SECRET: {exc}") from None
+    url = environ.get("PAMGATE_SMS_URL", "")
+    base = environ.get("PAMGATE_TWILIO_BASE_URL", "https://api.twilio.com")
+    for name, value in (("PAMGATE_SMS_URL", url), ("PAMGATE_TWILIO_BASE_URL", base)):
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must be an http:// or https:// URL")
+    return {
+        "sms_provider": provider,
+        "sms_url": url,
+        "sms_secret": secret,
+        "twilio_account_sid": environ.get("PAMGATE_TWILIO_ACCOUNT_SID", ""),
+        "twilio_auth_token": environ.get("PAMGATE_TWILIO_AUTH_TOKEN", ""),
+        "twilio_from": environ.get("PAMGATE_TWILIO_FROM", ""),
+        "twilio_base_url": base.rstrip("/"),
+        "sms_timeout_s": _positive_float(environ, "PAMGATE_SMS_TIMEOUT_S", 10.0),
+        "sms_rate_per_s": _positive_float(environ, "PAMGATE_SMS_RATE_PER_S", 50.0),
+        "sms_rate_burst": _int(environ, "PAMGATE_SMS_RATE_BURST", 50, minimum=1),
+        "sms_phone_per_min": _positive_float(environ, "PAMGATE_SMS_PHONE_PER_MIN", 5.0),
+        "sms_phone_burst": _int(environ, "PAMGATE_SMS_PHONE_BURST", 3, minimum=1),
+        "dispatch_lease_s": _positive_float(environ, "PAMGATE_DISPATCH_LEASE_S", 120.0),
+        "dispatch_batch": _int(environ, "PAMGATE_DISPATCH_BATCH", 50, minimum=1),
+        "dispatch_workers": _int(environ, "PAMGATE_DISPATCH_WORKERS", 10, minimum=1),
+        "dispatch_poll_s": _positive_float(environ, "PAMGATE_DISPATCH_POLL_S", 1.0),
+        "breaker_cooldown_s": _positive_float(environ, "PAMGATE_BREAKER_COOLDOWN_S", 30.0),
+    }
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Build the typed configuration from an environment mapping (default `os.environ`)."""
     if environ is None:
@@ -153,7 +228,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     if log_format not in ("auto", "json", "console"):
         raise ConfigError(f"PAMGATE_LOG_FORMAT must be auto, json or console, got {log_format!r}")
 
-    return Config(
+    config = Config(
         env=env,
         database_url=database_url,
         db_pool_size=_int(environ, "PAMGATE_DB_POOL_SIZE", 10, minimum=1),
@@ -176,4 +251,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         ),
         metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         payout_approval_threshold=_int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0),
-    )
+    ).replace(**_sms_settings(environ))
+    problem = lease_problem(config)
+    if problem:
+        raise ConfigError(problem)
+    return config

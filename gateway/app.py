@@ -19,7 +19,7 @@ import falcon
 import requests
 import simplejson
 
-from adapters import backoffice, betengine, lottery
+from adapters import backoffice, betengine, lottery, sms
 from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core import ledger
@@ -99,6 +99,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     betengine.PROTOCOL,
     backoffice.PROTOCOL,
     lottery.PROTOCOL,
+    sms.PROTOCOL,
 )
 
 

@@ -152,3 +152,9 @@ def logging_dict(level: str = "INFO", fmt: str = "auto") -> dict[str, Any]:
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.get_logger(name)
+
+
+def mask_phone(number: str) -> str:
+    """A phone number as logs and operators may see it: only its last 3 digits."""
+    digits = [ch for ch in number if ch.isdigit()]
+    return "*" * max(len(digits) - 3, 0) + "".join(digits[-3:])

@@ -9,7 +9,13 @@ from typing import Any
 
 import falcon
 
-from adapters.backoffice import auth_resources, payments_resources, resources, translate
+from adapters.backoffice import (
+    auth_resources,
+    outbox_resources,
+    payments_resources,
+    resources,
+    translate,
+)
 from gateway.http.protocol import Protocol
 
 
@@ -34,6 +40,8 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/api/v1/players/{player_id}/deposits", resources.PlayerDeposits(*args))
     app.add_route("/api/v1/players/{player_id}/withdrawals", resources.PlayerWithdrawals(*args))
     app.add_route("/api/v1/reconciliation", resources.Reconciliation(*args))
+    app.add_route("/api/v1/outbox", outbox_resources.OutboxCollection(*args))
+    app.add_route("/api/v1/outbox/{message_id}/retry", outbox_resources.OutboxRetry(*args))
     threshold = services.config.payout_approval_threshold
     pay = payments_resources
     app.add_route(

@@ -198,3 +198,9 @@ def approve_ticket_payment(principal: Principal, maker: str) -> None:
         raise _refuse("only ADMIN may approve a payment")
     if principal.user_id == maker:
         raise _refuse("the maker of a payment may not approve it")
+
+
+def manage_outbox(principal: Principal) -> None:
+    """The outbox (messages waiting, sent, dead letters) is the operators' (ADMIN)."""
+    if principal.role != ADMIN:
+        raise _refuse("only ADMIN may read or re-send outbox messages")

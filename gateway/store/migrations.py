@@ -24,6 +24,7 @@ from gateway.store import (
     schema_0004,
     schema_0005,
     schema_0006,
+    schema_0008,
 )
 from gateway.store.database import is_postgres
 
@@ -91,6 +92,10 @@ def _ticket_payments(db: Database) -> None:
     _run_ddl(db, schema_0006.DDL)
 
 
+def _outbox_delivery(db: Database) -> None:
+    _run_ddl(db, schema_0008.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
@@ -98,6 +103,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "lottery draws and tickets", _lottery),
     Migration(5, "back-office users and refresh tokens", _users),
     Migration(6, "ticket payments", _ticket_payments),
+    Migration(
+        8, "outbox delivery: attempts, sms dedup, rate buckets, circuit breakers", _outbox_delivery
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

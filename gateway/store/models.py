@@ -301,6 +301,8 @@ class OutboxMessage(BaseModel):
     last_error = TextField(null=True)
     created_at = DateTimeField()
     updated_at = DateTimeField()
+    claim_token = CharField(max_length=36, null=True)  # the claim holding a `sending` row
+    retry_base = IntegerField(default=0)  # `attempts` when last re-sent: the schedule restarts
 
     class Meta:
         indexes = ((("state", "next_attempt_at"), False),)
@@ -430,6 +432,63 @@ class RefreshToken(BaseModel):
     revoked_at = DateTimeField(null=True)
 
 
+# --- SMS notifications and outbox delivery (SPEC 5) ----------------------------------------
+
+
+class OutboxAttempt(BaseModel):
+    """One delivery attempt of an outbox message: its outcome (`sent`, `retry`, `final`),
+    HTTP status, latency, the provider's message id or the error. `lag_ms`: from the
+    message's creation to this attempt's end (the outbox lag metric)."""
+
+    id = BigAutoField()
+    message_id = CharField(max_length=36, index=True)
+    attempt = IntegerField()
+    provider = CharField(max_length=20)
+    outcome = CharField(max_length=10)
+    http_status = IntegerField(null=True)
+    latency_ms = IntegerField()
+    lag_ms = BigIntegerField(null=True)
+    provider_message_id = CharField(max_length=100, null=True)
+    error = TextField(null=True)
+    started_at = DateTimeField()
+    finished_at = DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("provider", "finished_at"), False),)
+
+
+class SmsNotification(BaseModel):
+    """An accepted inbound notification, by operator and digest of its content: the same
+    notification again within 24 hours is not sent twice."""
+
+    id = BigAutoField()
+    operator = CharField(max_length=100)
+    digest = CharField(max_length=64)
+    message_id = CharField(max_length=36)
+    received_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("operator", "digest"), True),)
+
+
+class RateBucket(BaseModel):
+    """A token bucket shared by every dispatcher (GCRA: `tat`, the theoretical arrival
+    time of the next message, per key: a provider or a hashed phone number)."""
+
+    key = CharField(max_length=100, primary_key=True)
+    tat = DateTimeField()
+
+
+class CircuitBreaker(BaseModel):
+    """A provider's circuit: `closed`, `open` until `retry_at`, or `half_open` while one
+    probe (claimed until `retry_at`) tests it. `since`: when it entered the state."""
+
+    provider = CharField(max_length=20, primary_key=True)
+    state = CharField(max_length=10)
+    since = DateTimeField()
+    retry_at = DateTimeField(null=True)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaMigration,
     Banca,
@@ -454,4 +513,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     TicketPayment,
     User,
     RefreshToken,
+    OutboxAttempt,
+    SmsNotification,
+    RateBucket,
+    CircuitBreaker,
 )
