@@ -318,6 +318,49 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace, config: Config) -> int:
+    import signal
+    import threading
+
+    from adapters.sms.dispatcher import build
+
+    services = _current(config)
+    stop = threading.Event()
+    try:
+        dispatcher = build(services, stop=stop)
+    except ValueError as exc:
+        _close(services.db)
+        raise CommandError(f"dispatch: {exc}") from None
+
+    def finish(signum: int, frame: object) -> None:  # the batch in hand completes first
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    try:
+        sent = dispatcher.run(once=args.once, poll_s=config.dispatch_poll_s)
+    finally:
+        dispatcher.close()
+        _close(services.db)
+    print(f"sent {sent} message(s)", flush=True)
+    return 0
+
+
+def cmd_outbox_replay(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core import outbox_admin
+
+    services = _current(config)
+    try:
+        count = outbox_admin.replay(services.clock.now(), state=args.state, dry_run=args.dry_run)
+    finally:
+        _close(services.db)
+    if args.dry_run:
+        print(f"{count} {args.state} message(s) would be sent again")
+    else:
+        print(f"{count} {args.state} message(s) queued to be sent again")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pamgate", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -376,6 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one pass, then exit")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     p.set_defaults(handler=cmd_sweep)
+
+    p = verbs.add_parser("dispatch", help="deliver the outbox (SMS) through the provider")
+    p.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    p.set_defaults(handler=cmd_dispatch)
+
+    outbox_parser = verbs.add_parser("outbox", help="the outbox of messages to deliver")
+    outbox_verbs = outbox_parser.add_subparsers(dest="outbox_verb", required=True, metavar="VERB")
+    p = outbox_verbs.add_parser("replay", help="send every dead letter again")
+    p.add_argument("--state", required=True, choices=("dead",), help="dead (the dead letters)")
+    p.add_argument("--dry-run", action="store_true", help="only print how many there are")
+    p.set_defaults(handler=cmd_outbox_replay)
 
     p = verbs.add_parser(
         "reconcile", help="check every ledger and ticket invariant (exit 1 on a breach)"

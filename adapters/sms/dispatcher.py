@@ -1,0 +1,254 @@
+"""The outbox dispatcher (`pamgate dispatch`): claims due SMS, sends them through the
+provider, records every attempt. Several may run, on several hosts: claims, rate limits and
+the circuit breaker live in the database (`gateway.core.delivery`).
+
+One step: take a batch (breaker, claim, rate limits), send it `workers` at a time, record
+the outcomes in one transaction. A failed attempt comes back on the retry schedule (or at
+the provider's `Retry-After`), a final refusal or the last failure is a dead letter. When
+the breaker's window trips during a batch, the messages not yet sent go back untouched.
+`stop` (SIGTERM) lets the sends in flight finish and be recorded; the rest go back.
+
+Every attempt carries the message's stable id, so a send whose outcome is unknown (a
+timeout after the provider accepted it, a dispatcher killed mid-send whose claim then ran
+out) is retried under the same id and the provider drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from adapters.sms.providers import FAILED, Delivery, Provider, Sms, TwilioProvider, WebhookProvider
+from config.settings import lease_problem
+from gateway.core import breaker, delivery, outbox, ratelimit, retry_schedule, sms_texts
+from gateway.core.clock import Clock
+from gateway.core.outbox import Attempt, Message
+from gateway.logs import get_logger, mask_phone
+
+log = get_logger("pamgate.dispatch")
+
+
+@dataclass(frozen=True)
+class Step:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    given_back: int = 0
+    wait_until: dt.datetime | None = None
+
+
+def as_sms(message: Message) -> Sms:
+    payload = message.payload
+    variables = payload.get("vars") or {}
+    return Sms(
+        message_id=message.message_id,
+        to=str(payload["to"]),
+        text=sms_texts.render(payload),
+        type=str(payload.get("type", "")),
+        reference=str(payload.get("reference") or message.message_id),
+        secrets=tuple(str(v) for k, v in variables.items() if k == "code"),
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        provider: Provider,
+        clock: Clock,
+        *,
+        limits: delivery.Limits,
+        policy: breaker.Policy,
+        batch: int,
+        workers: int,
+        lease: dt.timedelta,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.provider = provider
+        self._clock = clock
+        self._limits = limits
+        self._policy = policy
+        self._batch = batch
+        self._workers = workers
+        self._lease = lease
+        self.stop = stop or threading.Event()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sms-send")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def step(self) -> Step:
+        """One batch; see the module docstring."""
+        batch = delivery.take(
+            self.provider.name,
+            self._clock.now(),
+            size=self._batch,
+            lease=self._lease,
+            limits=self._limits,
+            policy=self._policy,
+        )
+        if not batch.messages:
+            return Step(claimed=batch.claimed, wait_until=batch.wait_until)
+        lock = threading.Lock()
+        tally = [batch.window_attempts, batch.window_failures]
+        halt = threading.Event()
+
+        def attempt(message: Message) -> Attempt | None:
+            if self.stop.is_set() or halt.is_set():
+                return None
+            return self._attempt(message, tally, lock, halt, batch.probe)
+
+        results = list(self._pool.map(attempt, batch.messages))
+        attempts = [a for a in results if a is not None]
+        untouched = [m for m, a in zip(batch.messages, results, strict=True) if a is None]
+        now = self._clock.now()
+        delivery.finish(self.provider.name, attempts, now, probe=batch.probe, policy=self._policy)
+        given_back = delivery.give_back(untouched, now) if untouched else 0
+        sent = sum(1 for a in attempts if a.outcome == outbox.SENT_OUTCOME)
+        dead = sum(
+            1
+            for a in attempts
+            if a.outcome != outbox.SENT_OUTCOME and (a.outcome != FAILED or a.retry_at is None)
+        )
+        if halt.is_set():
+            log.warning("sms_breaker_tripped", provider=self.provider.name)
+        return Step(
+            claimed=batch.claimed,
+            sent=sent,
+            failed=len(attempts) - sent - dead,
+            dead=dead,
+            given_back=given_back,
+        )
+
+    def _attempt(
+        self,
+        message: Message,
+        tally: list[int],
+        lock: threading.Lock,
+        halt: threading.Event,
+        probe: bool,
+    ) -> Attempt:
+        started_at = self._clock.now()
+        start = time.monotonic()
+        try:
+            sms = as_sms(message)
+        except (KeyError, ValueError, TypeError) as exc:  # a message no template can render
+            result = Delivery("refused", error=f"cannot render the message: {type(exc).__name__}")
+        else:
+            result = self.provider.send(sms)
+        finished_at = started_at + dt.timedelta(seconds=time.monotonic() - start)
+        retry_at = None
+        if result.outcome == FAILED:
+            retry_at = retry_schedule.next_attempt(
+                message.tries_since_retry,
+                finished_at,
+                self._rng,
+                retry_after_s=result.retry_after_s,
+            )
+        with lock:
+            tally[0] += 1
+            tally[1] += result.outcome == FAILED
+            if not probe and self._policy.trips(tally[0], tally[1]):
+                halt.set()
+        to = message.payload.get("to") if isinstance(message.payload, dict) else None
+        log.info(
+            "sms_attempt",
+            message_id=message.message_id,
+            provider=self.provider.name,
+            to=mask_phone(str(to or "")),
+            attempt=message.attempts,
+            outcome=result.outcome
+            if result.outcome != FAILED or retry_at is not None
+            else "exhausted",
+            http_status=result.http_status,
+            error=result.error,
+            latency_ms=int((finished_at - started_at).total_seconds() * 1000),
+        )
+        return Attempt(
+            message=message,
+            provider=self.provider.name,
+            outcome=result.outcome,
+            started_at=started_at,
+            finished_at=finished_at,
+            http_status=result.http_status,
+            provider_message_id=result.provider_message_id,
+            error=result.error,
+            retry_at=retry_at,
+        )
+
+    def run(self, *, once: bool = False, poll_s: float = 1.0) -> int:
+        """Deliver until stopped (or, `once`, until nothing due is left); the number sent."""
+        sent = 0
+        while not self.stop.is_set():
+            step = self.step()
+            sent += step.sent
+            if step.claimed:
+                continue
+            if once:
+                break
+            delay = poll_s
+            if step.wait_until is not None:
+                gap = (step.wait_until - self._clock.now()).total_seconds()
+                delay = min(max(gap, 0.01), poll_s)
+            self.stop.wait(delay)
+        return sent
+
+
+def build_provider(services: Any) -> Provider:
+    """The configured provider, on an HTTP session with a connection per worker."""
+    config = services.config
+    session = services.http
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4, pool_maxsize=max(config.dispatch_workers, 10)
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if config.sms_provider == "twilio":
+        return TwilioProvider(
+            session,
+            services.clock,
+            base_url=config.twilio_base_url,
+            account_sid=config.twilio_account_sid,
+            auth_token=config.twilio_auth_token,
+            sender=config.twilio_from,
+            timeout_s=config.sms_timeout_s,
+        )
+    return WebhookProvider(
+        session,
+        config.sms_url,
+        services.clock,
+        timeout_s=config.sms_timeout_s,
+        signing_keys=[services.keys.current.signing_key],
+        hmac_secret=config.sms_secret,
+    )
+
+
+def build(services: Any, *, stop: threading.Event | None = None) -> Dispatcher:
+    """A dispatcher from the configuration; `ValueError` (one line) when the provider's
+    settings are missing or the claim lease could run out while a batch is being sent."""
+    config = services.config
+    problem = lease_problem(config)
+    if problem:
+        raise ValueError(problem)
+    return Dispatcher(
+        build_provider(services),
+        services.clock,
+        limits=delivery.Limits(
+            provider=ratelimit.Limit(config.sms_rate_per_s, config.sms_rate_burst),
+            phone=ratelimit.Limit(config.sms_phone_per_min / 60.0, config.sms_phone_burst),
+        ),
+        policy=breaker.Policy(cooldown=dt.timedelta(seconds=config.breaker_cooldown_s)),
+        batch=config.dispatch_batch,
+        workers=config.dispatch_workers,
+        lease=dt.timedelta(seconds=config.dispatch_lease_s),
+        stop=stop,
+    )
