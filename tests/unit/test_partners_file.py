@@ -67,7 +67,11 @@ def test_a_broken_signing_key_is_one_line_naming_its_kid():
 
 def _every_verb() -> list[list[str]]:
     """One argv per verb of the parser, with the arguments it requires."""
-    required = {"token": ["--role", "ADMIN"], "receipts verify": ["-"]}
+    required = {
+        "token": ["--role", "ADMIN"],
+        "receipts verify": ["-"],
+        "outbox replay": ["--state", "dead"],
+    }
     argvs: list[list[str]] = []
 
     def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
@@ -97,6 +101,8 @@ def test_every_verb_is_covered():
         "reconcile",
         "audit verify",
         "prune",
+        "dispatch",
+        "outbox replay",
     }
 
 
