@@ -32,6 +32,7 @@ from gateway.http.inputs import InputGuard
 from gateway.http.keys import PublishedKeys, ReceiptCheck
 from gateway.http.metrics import Metrics
 from gateway.http.middleware import BodyLimit, DatabaseSession, RequestContext
+from gateway.http.outbox_metrics import OutboxCollector
 from gateway.http.protocol import Protocol, Protocols
 from gateway.http.signatures import PartnerGuard
 from gateway.store.database import bind, open_database
@@ -129,6 +130,7 @@ def create_app(
 ) -> GatewayApp:
     """`protocols`: families beyond `PROTOCOLS` (tests add a throwaway one)."""
     services = build_services(config, db=db, clock=clock, keys=keys, http=http, protocols=protocols)
+    services.metrics.add_collector(OutboxCollector(services.clock))
     counter = services.metrics.ledger_transactions
     ledger.observe_commits(services.db, lambda kind: counter.labels(kind=kind).inc())
     app = GatewayApp(

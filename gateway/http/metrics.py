@@ -6,6 +6,8 @@ With several gunicorn workers, set `PROMETHEUS_MULTIPROC_DIR` (gunicorn.conf.py 
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -55,9 +57,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._collectors: list[Any] = []
+
+    def add_collector(self, collector: Any) -> None:
+        """A collector read at each scrape in every mode (figures taken from the database)."""
+        self._collectors.append(collector)
+        if not self.multiprocess_dir:
+            self.registry.register(collector)
+
     def render(self) -> tuple[bytes, str]:
         if self.multiprocess_dir:
             registry = CollectorRegistry()
             prom_multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+            for collector in self._collectors:
+                registry.register(collector)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
