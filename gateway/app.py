@@ -19,7 +19,7 @@ import falcon
 import requests
 import simplejson
 
-from adapters import backoffice, betengine, lottery, sms
+from adapters import backoffice, betengine, lottery, payments, sms
 from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core import ledger
@@ -101,6 +101,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     backoffice.PROTOCOL,
     lottery.PROTOCOL,
     sms.PROTOCOL,
+    payments.PROTOCOL,
 )
 
 

@@ -279,6 +279,31 @@ def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_payments_books(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core.money import to_units
+    from gateway.core.registry.books import books
+
+    db = _current(config).db
+    try:
+        lines = books()
+    finally:
+        _close(db)
+    if not lines:
+        print("payments registry: no payments recorded")
+        return 0
+    for b in lines:
+        verdict = "agree" if b.agrees else "DIFFER"
+        total = f"{to_units(b.registry_total, b.currency):f}"
+        received = f"{to_units(b.received, b.currency):f}"
+        print(
+            f"{b.currency}: {b.payments} live payments total {total}; "
+            f"ledger payments received {received} ({verdict})"
+        )
+        for method, balance in b.clearing.items():
+            print(f"  clearing {method}: {to_units(balance, b.currency):f}")
+    return 0 if all(b.agrees for b in lines) else 1
+
+
 def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
     from gateway.core.audit import verify
 
@@ -436,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_reconcile)
+
+    payments = verbs.add_parser("payments", help="the payments registry")
+    payments_verbs = payments.add_subparsers(dest="payments_verb", required=True, metavar="VERB")
+    p = payments_verbs.add_parser(
+        "books", help="registry totals against the ledger, per currency; exit 1 if they differ"
+    )
+    p.set_defaults(handler=cmd_payments_books)
 
     audit = verbs.add_parser("audit", help="the hash-chained audit log")
     audit_verbs = audit.add_subparsers(dest="audit_verb", required=True, metavar="VERB")

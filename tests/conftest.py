@@ -52,7 +52,8 @@ def pg_database_url() -> Iterator[str | None]:
 
 
 def _truncate_postgres(db) -> None:  # type: ignore[no-untyped-def]
-    tables = [m._meta.table_name for m in models.MODELS if m is not models.SchemaMigration]
+    kept = (models.SchemaMigration, *models.SEEDED_BY_MIGRATIONS)
+    tables = [m._meta.table_name for m in models.MODELS if m not in kept]
     with db.atomic():
         db.execute_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         models.AuditHead.insert(id=1, seq=0, hash="0" * 64).execute()

@@ -15,6 +15,8 @@ from gateway.core.ledger_kinds import (
     HOUSE_CASH,
     HOUSE_PAYOUTS,
     HOUSE_STAKES,
+    PAYMENT_CLEARING,
+    PAYMENTS_RECEIVED,
     PLAYER_WALLET,
     PRIZE_LIABILITY,
     PSP_CLEARING,
@@ -131,3 +133,21 @@ def prize_liability(operator: str, currency: str, now: dt.datetime) -> Account:
         now,
         ("operator", operator),
     )
+
+
+def payment_clearing(method: str, currency: str, now: dt.datetime) -> Account:
+    """What a payment method (the registry's `cash`, `credit_card`, `lightning`) collected in a
+    currency and has yet to be settled with the house (an asset)."""
+    return _busy(
+        f"payments:{method}:clearing:{currency}",
+        PAYMENT_CLEARING,
+        currency,
+        DEBIT,
+        now,
+        ("payment_method", method),
+    )
+
+
+def payments_received(currency: str, now: dt.datetime) -> Account:
+    """Payments the registry recorded in a currency (what customers paid the house)."""
+    return _busy(f"payments:received:{currency}", PAYMENTS_RECEIVED, currency, CREDIT, now)

@@ -29,6 +29,8 @@ HOUSE_PAYOUTS = "house_payouts"  # prizes won (expense)
 TAX_LIABILITY = "tax_liability"  # excise and withholding tax owed
 PSP_CLEARING = "psp_clearing"  # what a payment provider collected for us
 PRIZE_LIABILITY = "prize_liability"  # prizes evaluated and not yet paid (retail, lottery)
+PAYMENT_CLEARING = "payment_clearing"  # what a payment method collected (registry, seed 001)
+PAYMENTS_RECEIVED = "payments_received"  # payments the registry recorded, per currency
 
 REVERSAL_SUFFIX = ".reversal"
 
@@ -97,6 +99,17 @@ DECLARED: tuple[TxnKind, ...] = (
         "lottery.sale",
         frozenset({WINDOW_CASH, PLAYER_WALLET}) | _STAKE_SIDE,
         "a lottery ticket sold at a window or from a wallet",
+    ),
+    # the payments registry (seed 001)
+    TxnKind(
+        "payment.received",
+        frozenset({PAYMENT_CLEARING, PAYMENTS_RECEIVED}),
+        "a payment recorded: its method's clearing account against payments received",
+    ),
+    TxnKind(
+        "payment.corrected",
+        frozenset({PAYMENT_CLEARING, PAYMENTS_RECEIVED}),
+        "a recorded payment changed: the difference between its new and old postings",
     ),
     TxnKind(
         "prize.liability",

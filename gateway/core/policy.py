@@ -204,3 +204,18 @@ def manage_outbox(principal: Principal) -> None:
     """The outbox (messages waiting, sent, dead letters) is the operators' (ADMIN)."""
     if principal.role != ADMIN:
         raise _refuse("only ADMIN may read or re-send outbox messages")
+
+
+# --- the payments registry (seed 001) ----------------------------------------------------------
+
+
+def registry_window(principal: Principal) -> str | None:
+    """Whose payments the caller sees and acts on: None for ADMIN (every payment), else the
+    payments recorded at its own sales window (a VENDEDOR's is its vendedor's). The route's
+    permission (`payments_read`, …) is checked before; a payment of another window is, to
+    this caller, one that does not exist."""
+    if principal.role == ADMIN:
+        return None
+    if principal.role not in COUNTER_STAFF or not principal.ventana_id:
+        raise _refuse("token names no sales window")
+    return principal.ventana_id

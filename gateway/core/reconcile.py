@@ -18,13 +18,23 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from peewee import JOIN, Expression, Select, Value, fn
+from peewee import JOIN, Case, Expression, Select, Value, fn
 
 from gateway.core import tickets
 from gateway.core.betengine.postings import WALLET_PSPS
 from gateway.core.ledger import CREDIT, DEBIT
+from gateway.core.ledger_kinds import PAYMENT_CLEARING
+from gateway.core.registry.payments import KINDS as REGISTRY_KINDS
 from gateway.store.database import read_snapshot
-from gateway.store.models import Account, Entry, Hold, LedgerTxn, Ticket
+from gateway.store.models import (
+    Account,
+    Entry,
+    Hold,
+    LedgerTxn,
+    PaymentCurrency,
+    RegistryPayment,
+    Ticket,
+)
 
 SAMPLE = 10
 PLAYER_WALLET = "player_wallet"
@@ -475,6 +485,73 @@ def _reversals_mirror(report: Report, sample: int) -> Check:
     )
 
 
+# --- (i) the payments registry agrees with the books ------------------------------------------
+
+
+def _registry_payments_in_books(report: Report, sample: int) -> Check:
+    """Each registry payment's transactions leave exactly its amount (0 once voided) on its
+    method's clearing account, in its currency, and nothing in any other currency; no such
+    transaction names a payment the registry does not have."""
+    mine = LedgerTxn.kind.in_(list(REGISTRY_KINDS)) & (Account.kind == PAYMENT_CLEARING)
+    books = (
+        Entry.select(
+            LedgerTxn.reference.alias("payment_id"),
+            Entry.currency.alias("currency"),
+            fn.SUM(Entry.amount).alias("total"),
+        )
+        .join(LedgerTxn, on=(Entry.txn == LedgerTxn.id))
+        .join(Account, on=(Entry.account == Account.id))
+        .where(mine)
+        .group_by(LedgerTxn.reference, Entry.currency)
+        .alias("books")
+    )
+    booked = fn.COALESCE(books.c.total, 0)
+    expected = Case(None, [(RegistryPayment.voided == Value(True), 0)], RegistryPayment.amount)
+    wrong = (
+        RegistryPayment.select(RegistryPayment.id, PaymentCurrency.acronym, expected, booked)
+        .join(PaymentCurrency, on=(RegistryPayment.currency == PaymentCurrency.id))
+        .join(
+            books,
+            JOIN.LEFT_OUTER,
+            on=(
+                (books.c.payment_id == RegistryPayment.id)
+                & (books.c.currency == PaymentCurrency.acronym)
+            ),
+        )
+        .where(booked != expected)
+        .order_by(RegistryPayment.id)
+    )
+    rows, count = _offenders(wrong, sample)
+    described = [f"payment {r[0]} is {r[2]} {r[1]}, its transactions book {r[3]}" for r in rows]
+    own_currency = (
+        RegistryPayment.select(RegistryPayment.id)
+        .join(PaymentCurrency, on=(RegistryPayment.currency == PaymentCurrency.id))
+        .where(
+            (RegistryPayment.id == books.c.payment_id)
+            & (PaymentCurrency.acronym == books.c.currency)
+        )
+    )
+    stray = (
+        books.select_from(books.c.payment_id, books.c.currency, books.c.total)
+        .where((books.c.total != 0) & ~fn.EXISTS(own_currency))
+        .order_by(books.c.payment_id, books.c.currency)
+    )
+    stray_rows, stray_count = _offenders(stray, sample)
+    described += [
+        f"transactions of payment {r[0]} book {r[2]:+d} {r[1]}, which is not its own "
+        "currency (or no such payment)"
+        for r in stray_rows
+    ]
+    return _check(
+        "registry_payments_in_books",
+        [(text,) for text in described[:sample]],
+        count + stray_count,
+        "every registry payment's amount equals its transactions (0 once deleted)",
+        "registry payments differ from the ledger",
+        lambda r: str(r[0]),
+    )
+
+
 _CHECKS: tuple[Callable[[Report, int], Check], ...] = (
     _transactions_balance,
     _transactions_have_two_entries,
@@ -486,4 +563,5 @@ _CHECKS: tuple[Callable[[Report, int], Check], ...] = (
     _paid_tickets_fully_paid,
     _floors,
     _reversals_mirror,
+    _registry_payments_in_books,
 )

@@ -25,6 +25,7 @@ from gateway.store import (
     schema_0005,
     schema_0006,
     schema_0008,
+    schema_0009,
 )
 from gateway.store.database import is_postgres
 
@@ -96,6 +97,12 @@ def _outbox_delivery(db: Database) -> None:
     _run_ddl(db, schema_0008.DDL)
 
 
+def _payments_registry(db: Database) -> None:
+    _run_ddl(db, schema_0009.DDL)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    schema_0009.seed(lambda sql, params: db.execute_sql(sql.replace("%s", db.param), params), now)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
@@ -106,9 +113,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         8, "outbox delivery: attempts, sms dedup, rate buckets, circuit breakers", _outbox_delivery
     ),
+    Migration(
+        9, "payments registry: methods, currencies, payments, ticket links", _payments_registry
+    ),
 )
 
-LATEST = MIGRATIONS[-1].version
+# Versions are reserved per piece of work and may land out of order: the latest is the highest.
+LATEST = max(m.version for m in MIGRATIONS)
 
 
 def applied_version(db: Database) -> int:

@@ -489,6 +489,65 @@ class CircuitBreaker(BaseModel):
     retry_at = DateTimeField(null=True)
 
 
+# --- the payments registry (seed 001) -------------------------------------------------------
+
+
+class PaymentMethod(BaseModel):
+    """A way to pay (Cash, Credit Card, Bitcoin Lightning), seeded by migration 9; `code`
+    names its clearing accounts in the ledger."""
+
+    id = CharField(max_length=36, primary_key=True)
+    name = CharField(max_length=100, unique=True)
+    code = CharField(max_length=40, unique=True)
+    created_at = DateTimeField()
+
+
+class PaymentCurrency(BaseModel):
+    """A currency payments may be recorded in (EUR, USD, BTC, MXN, CRC), seeded by migration 9."""
+
+    id = CharField(max_length=36, primary_key=True)
+    acronym = CharField(max_length=3, unique=True)
+    created_at = DateTimeField()
+
+
+class RegistryPayment(BaseModel):
+    """A recorded payment: `amount` in the currency's minor units, its money in the ledger
+    (transactions whose `reference` is this id). `live_transaction_id` is `transaction_id`
+    while the payment is live and NULL once voided (unique: a live id is taken once)."""
+
+    id = CharField(max_length=36, primary_key=True)
+    method = ForeignKeyField(PaymentMethod, on_delete="RESTRICT")
+    currency = ForeignKeyField(PaymentCurrency, on_delete="RESTRICT")
+    transaction_id = CharField(max_length=100, index=True)
+    live_transaction_id = CharField(max_length=100, null=True, unique=True)
+    amount = BigIntegerField()
+    ventana = ForeignKeyField(Ventana, null=True, on_delete="RESTRICT")
+    created_by = CharField(max_length=100)
+    voided = BooleanField(default=False)
+    voided_by = CharField(max_length=100, null=True)
+    voided_at = DateTimeField(null=True)
+    created_at = DateTimeField(index=True)
+    updated_at = DateTimeField()
+
+
+class PaymentTicketLink(BaseModel):
+    """A payment paying one of the caller's tickets (`ticket_id` is the caller's reference);
+    (`payment`, `ticket_id`) is unique."""
+
+    id = BigAutoField()
+    payment = ForeignKeyField(RegistryPayment, backref="links", on_delete="RESTRICT")
+    ticket_id = CharField(max_length=100, index=True)
+    created_by = CharField(max_length=100)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("payment", "ticket_id"), True),)
+
+
+# Reference data a migration inserts (tests that empty the tables keep these).
+SEEDED_BY_MIGRATIONS: tuple[type[BaseModel], ...] = (PaymentMethod, PaymentCurrency)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaMigration,
     Banca,
@@ -517,4 +576,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     SmsNotification,
     RateBucket,
     CircuitBreaker,
+    PaymentMethod,
+    PaymentCurrency,
+    RegistryPayment,
+    PaymentTicketLink,
 )

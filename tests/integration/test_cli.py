@@ -95,7 +95,7 @@ def test_reconcile_prints_json_on_request(db, pamgate) -> None:
     assert status == 0
     report = json.loads(out)
     assert report["ok"] is True
-    assert len(report["checks"]) == 10
+    assert len(report["checks"]) == 11
     assert report["warnings"][0].startswith("player debt: ")
 
 

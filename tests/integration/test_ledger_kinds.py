@@ -57,6 +57,8 @@ def test_the_account_kinds_opened_by_accounts_are_all_touched_by_some_kind() -> 
         "tax_liability",
         "psp_clearing",
         "prize_liability",
+        "payment_clearing",
+        "payments_received",
     } <= touched
 
 

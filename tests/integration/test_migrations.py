@@ -70,5 +70,7 @@ def test_fresh_migrate_equals_the_models_on_postgres(db) -> None:  # type: ignor
 
 def test_migrate_twice_is_a_no_op(tmp_path) -> None:
     db = bind(open_database(f"sqlite:///{tmp_path / 'twice.db'}"))
-    assert [m.version for m in migrate(db)] == [m.version for m in MIGRATIONS]
+    versions = [m.version for m in migrate(db)]
+    assert versions == [m.version for m in MIGRATIONS]  # reserved numbers may leave gaps
+    assert versions == sorted(set(versions)) and versions[-1] == LATEST
     assert migrate(db) == []

@@ -33,6 +33,7 @@ CHECKS = {
     "paid_tickets_fully_paid",
     "floors",
     "reversals_mirror",
+    "registry_payments_in_books",
 }
 
 
