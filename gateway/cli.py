@@ -280,7 +280,7 @@ def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_payments_books(args: argparse.Namespace, config: Config) -> int:
-    from gateway.core.money import to_units
+    from gateway.core.money import to_units_fixed
     from gateway.core.registry.books import books
 
     db = _current(config).db
@@ -293,14 +293,14 @@ def cmd_payments_books(args: argparse.Namespace, config: Config) -> int:
         return 0
     for b in lines:
         verdict = "agree" if b.agrees else "DIFFER"
-        total = f"{to_units(b.registry_total, b.currency):f}"
-        received = f"{to_units(b.received, b.currency):f}"
+        total = f"{to_units_fixed(b.registry_total, b.currency):f}"
+        received = f"{to_units_fixed(b.received, b.currency):f}"
         print(
             f"{b.currency}: {b.payments} live payments total {total}; "
             f"ledger payments received {received} ({verdict})"
         )
         for method, balance in b.clearing.items():
-            print(f"  clearing {method}: {to_units(balance, b.currency):f}")
+            print(f"  clearing {method}: {to_units_fixed(balance, b.currency):f}")
     return 0 if all(b.agrees for b in lines) else 1
 
 

@@ -42,6 +42,7 @@ class DemoData:
     ticket_id: str
     lottery_token: str = ""  # VENTANA of the demo window, may sell lottery tickets
     draw_number: str = ""
+    payments_token: str = ""  # VENTANA of the demo window with every payments_* permission
 
 
 def seed(config: Config, clock: Clock) -> DemoData:
@@ -111,6 +112,14 @@ def seed(config: Config, clock: Clock) -> DemoData:
             permissions=frozenset({"lottery_tickets_create"}),
         )
     )
+    payments_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(
+        Principal(
+            user_id="demo-cashier",
+            role=VENTANA,
+            ventana_id=ventana_id,
+            permissions=frozenset(PAYMENTS_PERMISSIONS),
+        )
+    )
     return DemoData(
         operator=partner.operator,
         secret=partner.active_keys[0].secret,
@@ -122,6 +131,7 @@ def seed(config: Config, clock: Clock) -> DemoData:
         ticket_id=f"demo-{stamp}",
         lottery_token=lottery_token,
         draw_number=draw_number,
+        payments_token=payments_token,
     )
 
 
@@ -226,6 +236,56 @@ def render_lottery(d: DemoData, base: str) -> str:
     )
 
 
+# --- the payments registry (seed 001) -------------------------------------------------------
+
+PAYMENTS_PERMISSIONS = ("payments_read", "payments_create", "payments_update", "payments_delete")
+
+
+def render_payments(d: DemoData, base: str) -> str:
+    """A runnable walk through the payments registry with a cookie token: a Lightning
+    payment in BTC linked to two orders, corrected, and the books checked."""
+    cookie = f"-H 'Cookie: accessToken={d.payments_token}'"
+    json_type = "-H 'Content-Type: application/json'"
+    python = shlex.quote(sys.executable)
+    pick = (
+        "import json,sys; k,v=sys.argv[1:]; "
+        "print(next(x['id'] for x in json.load(sys.stdin) if x[k]==v))"
+    )
+    field = "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])"
+    payment = '{"method_id":"\'"$LN"\'","currency_id":"\'"$BTC"\'","transaction_id":"\'"$TXN"\'",'
+    return "\n".join(
+        [
+            "# --- payments registry: a cashier token in the accessToken cookie -----------------",
+            "# P1. the Lightning method and the BTC currency",
+            f"LN=$(curl -sS {base}/payments/methods {cookie} | {python} -c {shlex.quote(pick)} "
+            "name 'Bitcoin Lightning')",
+            f"BTC=$(curl -sS {base}/payments/currencies {cookie} | {python} -c "
+            f"{shlex.quote(pick)} acronym BTC)",
+            "",
+            "# P2. record 0.00025 BTC (25000 satoshi) paid by Lightning",
+            "TXN=ln-demo-$(date +%s)",
+            f"PAYMENT=$(curl -sS -X POST {base}/payments {cookie} {json_type} "
+            f"-d '{payment}\"amount\":0.00025}}' | {python} -c {shlex.quote(field)} id)",
+            'echo "payment $PAYMENT"',
+            "",
+            "# P3. link it to two orders (a split payment)",
+            "for ORDER in order-1001 order-1002; do",
+            f"  curl -sS -X POST {base}/payments/ticket-payments {cookie} {json_type} "
+            '-d \'{"payment_id":"\'"$PAYMENT"\'","ticket_id":"\'"$ORDER"\'"}\'; echo',
+            "done",
+            "",
+            "# P4. correct the amount to 0.0003 BTC, read it back, list the orders",
+            f"curl -sS -X PUT {base}/payments/$PAYMENT {cookie} {json_type} "
+            f"-d '{payment}\"amount\":0.0003}}'; echo",
+            f"curl -sS {base}/payments/$PAYMENT {cookie}; echo",
+            f"curl -sS {base}/payments/ticket-payments/by-payment/$PAYMENT {cookie}; echo",
+            "",
+            "# P5. the books agree: pamgate payments books; pamgate reconcile",
+            "",
+        ]
+    )
+
+
 def _signed_curl(base: str, d: DemoData, method: str, path: str, body: dict | None) -> str:
     raw = json.dumps(body, separators=(",", ":")) if body is not None else ""
     lines = [
@@ -306,4 +366,6 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
         out += [f"# {title}", snippet, ""]
     if d.lottery_token:
         out.append(render_lottery(d, base))
+    if d.payments_token:
+        out.append(render_payments(d, base))
     return "\n".join(out)

@@ -20,7 +20,7 @@ from marshmallow import Schema, ValidationError
 from adapters.backoffice import translate as backoffice
 from adapters.payments import schemas
 from gateway.core import errors
-from gateway.core.money import MAX_WIRE_MINOR, AmountError, exponent, to_minor, to_units
+from gateway.core.money import MAX_WIRE_MINOR, AmountError, to_minor, to_units, to_units_fixed
 from gateway.core.registry import catalog, links, payments
 from gateway.http import jsonbody
 from gateway.http.errors import ProtocolError
@@ -161,7 +161,7 @@ class Units(Decimal):
 
 def units(minor_amount: int, currency: str) -> Units:
     """4550 EUR → 45.50; 25000 BTC (satoshi) → 0.00025000: the currency's decimals."""
-    return Units(Decimal(minor_amount).scaleb(-exponent(currency)))
+    return Units(to_units_fixed(minor_amount, currency))
 
 
 def payment(v: payments.RegistryPaymentView) -> dict[str, Any]:

@@ -68,3 +68,9 @@ def to_units(minor: int, currency: str) -> Decimal:
     """4550, 'EUR' → Decimal('45.5'); integral amounts come back without decimals."""
     value = Decimal(minor).scaleb(-exponent(currency))
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def to_units_fixed(minor: int, currency: str) -> Decimal:
+    """4550, 'EUR' → Decimal('45.50'); 25000, 'BTC' → Decimal('0.00025000'): always the
+    currency's decimals (format with `:f` for plain notation)."""
+    return Decimal(minor).scaleb(-exponent(currency))
