@@ -244,7 +244,7 @@ PAYMENTS_PERMISSIONS = ("payments_read", "payments_create", "payments_update", "
 def render_payments(d: DemoData, base: str) -> str:
     """A runnable walk through the payments registry with a cookie token: a Lightning
     payment in BTC linked to two orders, corrected, and the books checked."""
-    cookie = f"-H 'Cookie: accessToken={d.payments_token}'"
+    cookie = '-H "Cookie: accessToken=$PAYMENTS_TOKEN"'
     json_type = "-H 'Content-Type: application/json'"
     python = shlex.quote(sys.executable)
     pick = (
@@ -256,6 +256,9 @@ def render_payments(d: DemoData, base: str) -> str:
     return "\n".join(
         [
             "# --- payments registry: a cashier token in the accessToken cookie -----------------",
+            "# a VENTANA token of the demo window with payments_read/create/update/delete (12 h)",
+            f"PAYMENTS_TOKEN={d.payments_token}",
+            "",
             "# P1. the Lightning method and the BTC currency",
             f"LN=$(curl -sS {base}/payments/methods {cookie} | {python} -c {shlex.quote(pick)} "
             "name 'Bitcoin Lightning')",
