@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+PORT ?= 8000
 
 export PAMGATE_PARTNERS_FILE ?= $(CURDIR)/config/demo_partners.toml
 
@@ -21,10 +22,11 @@ migrate: install
 	$(BIN)/pamgate migrate
 
 demo: migrate
-	$(BIN)/pamgate demo
+	$(BIN)/pamgate demo --base-url http://127.0.0.1:$(PORT)
 
+# make run PORT=8080 serves (and prints its curl calls) on another port
 run: demo
-	$(BIN)/pamgate serve --bind 127.0.0.1:8000
+	$(BIN)/pamgate serve --bind 127.0.0.1:$(PORT)
 
 # ruff (lint and format), the layering contracts of pyproject.toml (import-linter), mypy.
 lint: install
@@ -33,17 +35,16 @@ lint: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-# pytest on SQLite, then again on PostgreSQL when it answers (or PAMGATE_TEST_DATABASE_URL is set).
+# pytest on SQLite, then again on PostgreSQL when it answers (or PAMGATE_TEST_DATABASE_URL is
+# set); tests/pg_probe.py says whether the server or only the database is missing.
 test: lint
 	PAMGATE_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -p no:cacheprovider
 	@if [ -n "$$PAMGATE_TEST_DATABASE_URL" ]; then \
 		echo "== PostgreSQL run: $$PAMGATE_TEST_DATABASE_URL"; \
 		$(BIN)/python -m pytest -q -p no:cacheprovider; \
-	elif $(BIN)/python -c "import psycopg2; psycopg2.connect('$(PG_URL)', connect_timeout=2).close()" 2>/dev/null; then \
+	elif $(BIN)/python tests/pg_probe.py '$(PG_URL)'; then \
 		echo "== PostgreSQL run: $(PG_URL)"; \
 		PAMGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q -p no:cacheprovider; \
-	else \
-		echo "== PostgreSQL run SKIPPED: no server at $(PG_URL) and PAMGATE_TEST_DATABASE_URL unset"; \
 	fi
 
 bench: install

@@ -47,6 +47,8 @@ class Config:
     log_format: str = "auto"  # json | console | auto (console on a TTY)
     idempotency_retention_days: int = 120
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: aggregate gunicorn workers
+    # `pamgate serve`'s own directory (metrics files, control socket); None: a temporary one
+    run_dir: str | None = None
     # refused unauthenticated requests are counted in memory and flushed this often (0: only
     # when asked, as tests do); see gateway/core/rejections.py
     rejection_flush_s: float = 5.0
@@ -250,6 +252,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             environ, "PAMGATE_IDEMPOTENCY_RETENTION_DAYS", 120, minimum=120
         ),
         metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        run_dir=environ.get("PAMGATE_RUN_DIR") or None,
         payout_approval_threshold=_int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0),
     ).replace(**_sms_settings(environ))
     problem = lease_problem(config)

@@ -142,11 +142,22 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_keys_generate(args: argparse.Namespace, config: Config) -> int:
+    import datetime as dt
+    import secrets
+
     from signing.keys import generate_keypair
 
     secret, public = generate_keypair()
-    print(f"PAMGATE_SIGNING_KEY={secret}")
+    kid = args.kid or f"{dt.datetime.now(dt.UTC):%Y-%m-%d}-{secrets.token_hex(2)}"
+    if not kid.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise CommandError("keys generate: --kid may hold letters, digits, '-', '_' and '.'")
+    print(f"PAMGATE_SIGNING_KEY={kid}:{secret}")
     print(f"# public key (publish to receivers): {public}")
+    print(f"# kid: {kid} (as /.well-known/pamgate-keys lists it)")
+    print(
+        "# rotation: PAMGATE_SIGNING_KEY=NEW_KID:whsk_…,OLD_KID:whsk_…:inactive "
+        "(the first active key signs)"
+    )
     return 0
 
 
@@ -250,15 +261,14 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     db, clock = services.db, services.clock
     while True:
         expired = expire_reservations(clock.now())
-        if expired:
-            print(f"expired {expired} reservation(s)", flush=True)
         summarised = summarise(clock.now())
-        if summarised:
+        db.close()
+        if args.once or expired or summarised:  # a polling sweep says only what it did
             print(
-                f"summarised {summarised} minute(s) of refused requests into the audit log",
+                f"sweep: expired {expired} reservation(s); summarised {summarised} minute(s) "
+                "of refused requests into the audit log",
                 flush=True,
             )
-        db.close()
         if args.once:
             _close(db)
             return 0
@@ -386,8 +396,18 @@ def cmd_outbox_replay(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pamgate")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pamgate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pamgate {_version()}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     p = verbs.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
@@ -431,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = verbs.add_parser("keys", help="pamgate's own Ed25519 keys")
     keys_verbs = keys.add_subparsers(dest="keys_verb", required=True, metavar="VERB")
-    p = keys_verbs.add_parser("generate", help="print a new whsk_/whpk_ key pair")
+    p = keys_verbs.add_parser("generate", help="print a new whsk_/whpk_ key pair and its kid")
+    p.add_argument("--kid", help="the key id (default: today's date and 4 random hex digits)")
     p.set_defaults(handler=cmd_keys_generate)
 
     receipts = verbs.add_parser("receipts", help="lottery receipts")

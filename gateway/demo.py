@@ -43,6 +43,7 @@ class DemoData:
     lottery_token: str = ""  # VENTANA of the demo window, may sell lottery tickets
     draw_number: str = ""
     payments_token: str = ""  # VENTANA of the demo window with every payments_* permission
+    available: int = DEMO_FUNDS  # the player's available balance, read after seeding
 
 
 def seed(config: Config, clock: Clock) -> DemoData:
@@ -101,6 +102,8 @@ def seed(config: Config, clock: Clock) -> DemoData:
         deposit=True,
     )
     token = players.issue_token(ctx, DEMO_ADMIN, player_id).result.token
+    # read, not assumed: an earlier demo's tickets may have left more or less than DEMO_FUNDS
+    available = players.read_player(DEMO_ADMIN, player_id, ctx.now).available
     admin_token = TokenService(config.jwt_secret, clock, ttl_s=12 * 3600).mint(DEMO_ADMIN)
     stamp = clock.now().strftime("%Y%m%d%H%M%S")
     draw_number = _demo_draw(ctx, banca_id, stamp)
@@ -132,6 +135,7 @@ def seed(config: Config, clock: Clock) -> DemoData:
         lottery_token=lottery_token,
         draw_number=draw_number,
         payments_token=payments_token,
+        available=available,
     )
 
 
@@ -304,13 +308,18 @@ def _signed_curl(base: str, d: DemoData, method: str, path: str, body: dict | No
     return "\n".join(lines)
 
 
+def _units(cents: int) -> str:
+    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
 def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
+    price, payout = 500, 2602
     ticket = {
         "operator": d.operator,
         "ticket_id": d.ticket_id,
         "ticket_code": d.ticket_id[-6:],
         "player_id": d.player_id,
-        "price": 500,
+        "price": price,
         "stake": 444,
         "wht_amount": 240,
         "wht": 10,
@@ -318,31 +327,38 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
         "ext": 12.5,
         "ext_type": "inclusive",
         "gross_payout": 2842,
-        "net_payout": 2602,
+        "net_payout": payout,
         "currency": "USD",
         "ticket_type": "quickbet",
     }
     identify = {"action": "identify", "data": {"operator": d.operator, "token": d.player_token}}
     ref = {"operator": d.operator, "ticket_id": d.ticket_id}
+    start = d.available  # every expected balance follows from the one read
     steps: list[tuple[str, str]] = [
         (
-            "1. identify: balance is 10000 cents (100.00 USD)",
+            f"1. identify: balance is {start} cents ({_units(start)} USD)",
             _signed_curl(base, d, "POST", "/pam", identify),
         ),
         (
-            "2. ticket_create: debits the price (500); run it twice, it debits once",
+            f"2. ticket_create: debits the price ({price}); run it twice, it debits once",
             _signed_curl(base, d, "POST", "/pam", {"action": "ticket_create", "data": ticket}),
         ),
-        ("3. identify again: 9500", _signed_curl(base, d, "POST", "/pam", identify)),
+        (
+            f"3. identify again: {start - price}",
+            _signed_curl(base, d, "POST", "/pam", identify),
+        ),
         (
             "4. the ticket as the bet engine sees it",
             _signed_curl(base, d, "GET", f"/be/tickets/{d.ticket_id}", None),
         ),
         (
-            "5. ticket_win: credits net_payout (2602)",
+            f"5. ticket_win: credits net_payout ({payout})",
             _signed_curl(base, d, "POST", "/pam", {"action": "ticket_win", "data": ref}),
         ),
-        ("6. identify again: 12102", _signed_curl(base, d, "POST", "/pam", identify)),
+        (
+            f"6. identify again: {start - price + payout}",
+            _signed_curl(base, d, "POST", "/pam", identify),
+        ),
         (
             "7. ticket_rollback: takes the win back",
             _signed_curl(base, d, "POST", "/pam", {"action": "ticket_rollback", "data": ref}),
@@ -353,7 +369,10 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
             + "\n"
             + _signed_curl(base, d, "POST", "/pam", {"action": "ticket_closed", "data": ref}),
         ),
-        ("9. identify: 9500 again", _signed_curl(base, d, "POST", "/pam", identify)),
+        (
+            f"9. identify: {start - price} again",
+            _signed_curl(base, d, "POST", "/pam", identify),
+        ),
     ]
     out = [
         "# pamgate demo: operator "

@@ -100,15 +100,20 @@ class LiveServer:
 
 @contextmanager
 def serve(
-    env: dict[str, str], log_path: Path, *, start_timeout_s: float = 20
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    start_timeout_s: float = 20,
+    command: list[str] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[LiveServer]:
     """`pamgate serve` with `env` (bind from `PAMGATE_BIND`), ready when `/healthz` is 200;
-    terminated (and waited for) on exit."""
+    terminated (and waited for) on exit. `command`: another `pamgate` (an installed one)."""
     port = int(env["PAMGATE_BIND"].rsplit(":", 1)[1])
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [*PAMGATE, "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            [*(command or PAMGATE), "serve"], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             deadline = time.monotonic() + start_timeout_s

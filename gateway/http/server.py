@@ -10,8 +10,10 @@ worker, and one that has started a request must send all of it (headers and body
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from contextvars import ContextVar
 
@@ -190,14 +192,44 @@ def gunicorn_settings(config: Config) -> dict[str, object]:
     }
 
 
+def instance_settings(config: Config) -> dict[str, object]:
+    """What belongs to this one server instance: its working directory (`PAMGATE_RUN_DIR`,
+    else a new temporary one), holding the workers' metrics files and gunicorn's control
+    socket, so two instances on a host share neither. A temporary directory is removed when
+    the master exits; in `PAMGATE_RUN_DIR` only the metrics files are cleared, at start and
+    exit. Sets `PROMETHEUS_MULTIPROC_DIR` (unless the operator did), which must happen before
+    any import of prometheus_client: the app is loaded in each worker, after this."""
+    owned = not config.run_dir
+    directory = tempfile.mkdtemp(prefix="pamgate-") if owned else str(config.run_dir)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    metrics = os.path.join(directory, "metrics")
+    ours = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    if ours:
+        shutil.rmtree(metrics, ignore_errors=True)  # a killed predecessor's counters
+        os.makedirs(metrics, mode=0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+    master = os.getpid()
+
+    def clean_up() -> None:
+        if os.getpid() != master:  # a forked worker exiting runs atexit handlers too
+            return
+        if owned:
+            shutil.rmtree(directory, ignore_errors=True)
+        elif ours:
+            shutil.rmtree(metrics, ignore_errors=True)
+
+    def on_exit(server: object) -> None:
+        clean_up()
+
+    atexit.register(clean_up)  # also when gunicorn stops before its hooks run
+    return {"control_socket": os.path.join(directory, "gunicorn.ctl"), "on_exit": on_exit}
+
+
 def serve(config: Config, *, bind: str | None = None, workers: int | None = None) -> None:
     """Run gunicorn in this process until it is stopped (each worker builds its app)."""
     from gunicorn.app.base import BaseApplication
 
-    # Metrics of every worker are aggregated through files; must be set before any import
-    # of prometheus_client (the app is loaded in each worker, after this).
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pamgate-metrics-"))
-    settings = gunicorn_settings(config)
+    settings = {**gunicorn_settings(config), **instance_settings(config)}
     if bind:
         settings["bind"] = bind
     if workers:

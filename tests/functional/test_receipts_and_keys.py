@@ -6,9 +6,9 @@ import json
 
 import jwt
 
-from config.settings import DEMO_JWT_SECRET
+from config.settings import DEMO_JWT_SECRET, load_config
 from gateway import cli
-from signing.keys import load_signing_key, load_verify_key
+from signing.keys import Keyring, load_signing_key, load_verify_key
 from signing.receipts import security_number
 
 RECEIPT = {
@@ -58,13 +58,25 @@ def test_cli_verifies_a_receipt_file_offline(app, tmp_path, capsys, monkeypatch)
     assert capsys.readouterr().out.strip() == "invalid: bad_signature"
 
 
-def test_keys_generate_prints_a_working_pair(capsys):
+def test_keys_generate_prints_a_working_pair_and_its_kid(capsys):
     assert cli.main(["keys", "generate"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    secret = lines[0].split("=", 1)[1]
+    setting = lines[0].split("=", 1)[1]
+    kid, secret = setting.split(":", 1)
     public = lines[1].rsplit(" ", 1)[1]
     signed = load_signing_key(secret).sign(b"hello")
     assert load_verify_key(public).verify(signed) == b"hello"
+    assert lines[2].startswith(f"# kid: {kid} ")
+    # the printed line is a valid setting, published under that kid
+    config = load_config({"PAMGATE_SIGNING_KEY": setting})
+    assert Keyring.from_texts(config.signing_keys).published()[0]["kid"] == kid
+
+
+def test_keys_generate_takes_a_kid_and_refuses_one_that_breaks_the_setting(capsys):
+    assert cli.main(["keys", "generate", "--kid", "2027-01"]) == 0
+    assert capsys.readouterr().out.startswith("PAMGATE_SIGNING_KEY=2027-01:whsk_")
+    assert cli.main(["keys", "generate", "--kid", "a:b"]) == 2
+    assert "--kid" in capsys.readouterr().err
 
 
 def test_token_mints_a_jwt_with_the_claims_asked_for(capsys, monkeypatch):

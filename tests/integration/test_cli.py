@@ -172,6 +172,26 @@ def test_sweep_summarises_refused_requests_of_minutes_that_are_over(db, pamgate)
     assert RejectionTally.select().count() == 0
 
 
+def test_sweep_once_prints_a_summary_even_when_nothing_was_due(db, pamgate) -> None:
+    status, out = pamgate("sweep", "--once")
+    assert status == 0
+    assert out.strip() == (
+        "sweep: expired 0 reservation(s); summarised 0 minute(s) of refused requests "
+        "into the audit log"
+    )
+
+
+def test_version_names_the_installed_package(capsys) -> None:
+    from importlib.metadata import version
+
+    from gateway import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pamgate {version('pamgate')}"
+
+
 def test_verbs_refuse_a_database_that_is_not_migrated(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     for argv in (["reconcile"], ["audit", "verify"], ["prune"]):
