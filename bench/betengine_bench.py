@@ -137,16 +137,26 @@ def start_server(env: dict[str, str], app: str, port: int, log: Path) -> subproc
         try:
             requests.post(f"http://127.0.0.1:{port}/pam", data=b'{"action":"ping"}', timeout=1)
             return proc
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still starting up
             time.sleep(0.1)
     proc.terminate()
     raise RuntimeError("server did not start: " + log.read_text()[-2000:])
 
 
 def run_wrk(
-    port: int, requests_file: Path, duration: int, threads: int = 2, connections: int = 16
+    port: int,
+    requests_file: Path,
+    duration: int,
+    threads: int = 2,
+    connections: int = 16,
+    path: str = "/pam",
 ) -> dict[str, float]:
-    env = {**os.environ, "REQUESTS_FILE": str(requests_file), "STRIPES": str(threads)}
+    env = {
+        **os.environ,
+        "REQUESTS_FILE": str(requests_file),
+        "STRIPES": str(threads),
+        "WRK_PATH": path,
+    }
     out = subprocess.run(
         [
             "wrk",
@@ -156,7 +166,7 @@ def run_wrk(
             "--latency",
             "-s",
             str(ROOT / "bench" / "wrk_requests.lua"),
-            f"http://127.0.0.1:{port}/pam",
+            f"http://127.0.0.1:{port}{path}",
         ],
         env=env,
         capture_output=True,

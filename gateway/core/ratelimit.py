@@ -45,20 +45,35 @@ class Need:
 
 
 def _lock(keys: Sequence[str], now: dt.datetime) -> dict[str, dt.datetime]:
+    """Create the buckets that do not exist yet and lock them all, in key order; their
+    `tat`s. Two statements, whatever the number of keys."""
     ordered = sorted(set(keys))
-    for key in ordered:
-        fastsql.execute(
-            f'INSERT INTO {_TABLE} ("key", tat) VALUES (%s, %s) '  # noqa: S608 - identifiers
-            'ON CONFLICT ("key") DO NOTHING',
-            (key, now),
-        )
+    rows = ", ".join(["(%s, %s)"] * len(ordered))
+    fastsql.execute(
+        f'INSERT INTO {_TABLE} ("key", tat) VALUES {rows} '  # noqa: S608 - identifiers
+        'ON CONFLICT ("key") DO NOTHING',
+        [value for key in ordered for value in (key, now)],
+    )
     marks = ", ".join(["%s"] * len(ordered))
-    rows = fastsql.execute(
+    found = fastsql.execute(
         f'SELECT "key", tat FROM {_TABLE} WHERE "key" IN ({marks}) '  # noqa: S608 - identifiers
         'ORDER BY "key"' + fastsql.for_update(),
         ordered,
     ).fetchall()
-    return {key: _datetime(tat) for key, tat in rows}
+    return {key: _datetime(tat) for key, tat in found}
+
+
+def _store(tats: dict[str, dt.datetime]) -> None:
+    """Write the new `tat`s back in one statement."""
+    if not tats:
+        return
+    rows = ", ".join(["(%s, %s)"] * len(tats))
+    fastsql.execute(
+        f"WITH v (k, t) AS (VALUES {rows}) "  # noqa: S608 - identifiers
+        f'UPDATE {_TABLE} SET tat = (SELECT v.t FROM v WHERE v.k = {_TABLE}."key") '
+        f'WHERE "key" IN (SELECT k FROM v)',
+        [value for key, tat in tats.items() for value in (key, tat)],
+    )
 
 
 def _datetime(value: object) -> dt.datetime:
@@ -88,10 +103,5 @@ def admit(needs: Sequence[Need], now: dt.datetime) -> list[dt.datetime | None]:
         for key, limit in need.buckets:
             tats[key] = max(tats[key], now) + limit.interval
         answers.append(None)
-    for key, tat in tats.items():
-        if tat != start[key]:
-            fastsql.execute(
-                f'UPDATE {_TABLE} SET tat = %s WHERE "key" = %s',  # noqa: S608 - identifiers
-                (tat, key),
-            )
+    _store({key: tat for key, tat in tats.items() if tat != start[key]})
     return answers
