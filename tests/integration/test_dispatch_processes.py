@@ -65,6 +65,19 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _await_first_send(receiver: sms_receiver.Receiver, proc: subprocess.Popen[str]) -> None:
+    """Until the receiver has the first request; the dispatcher's own error if it exits."""
+    deadline = time.monotonic() + 90  # a loaded box starts Python processes slowly
+    while not receiver.first_arrived.wait(0.2):
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"the dispatcher exited with {proc.returncode}: {err[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"the first send never arrived: {err[-2000:]}")
+
+
 def test_two_dispatchers_deliver_500_messages_each_exactly_once(db, db_url) -> None:
     if not is_postgres(database):
         pytest.skip("PostgreSQL: several dispatchers claim with FOR UPDATE SKIP LOCKED")
@@ -90,7 +103,7 @@ def test_a_dispatcher_killed_mid_send_loses_nothing(db, db_url) -> None:
             db_url, receiver.url, PAMGATE_SMS_TIMEOUT_S="2", PAMGATE_DISPATCH_LEASE_S="5", **fast
         )
         first = _start(env)
-        assert receiver.first_arrived.wait(30), "the first send never arrived"
+        _await_first_send(receiver, first)
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=10)
         held = next(iter(receiver.seen))
@@ -113,7 +126,7 @@ def test_sigterm_finishes_the_send_in_hand(db, db_url) -> None:
         fast = {"PAMGATE_DISPATCH_BATCH": "1", "PAMGATE_DISPATCH_WORKERS": "1"}
         env = _env(db_url, receiver.url, PAMGATE_SMS_TIMEOUT_S="5", **fast)
         proc = _start(env)
-        assert receiver.first_arrived.wait(30)
+        _await_first_send(receiver, proc)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
