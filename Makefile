@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export PAMGATE_PARTNERS_FILE ?= $(CURDIR)/config/demo_partners.toml
 
-.PHONY: run test lint install migrate demo serve clean bench
+.PHONY: run test lint install migrate demo serve clean bench fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ test: lint
 		echo "== PostgreSQL run: $(PG_URL)"; \
 		PAMGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q -p no:cacheprovider; \
 	fi
+
+# longer fuzzing from /openapi.json than `make test`'s: random seed, FUZZ_EXAMPLES requests
+# per operation (default 200), on SQLite (or PAMGATE_TEST_DATABASE_URL)
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	PAMGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/functional/test_openapi_fuzz.py
 
 bench: install
 	$(BIN)/python bench/run_all.py

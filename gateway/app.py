@@ -25,7 +25,7 @@ from config.settings import Config
 from gateway.core import ledger
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.rejections import Tally
-from gateway.http import errors
+from gateway.http import errors, openapi
 from gateway.http.auth import Authenticator, TokenService
 from gateway.http.health import Health, MetricsResource, Ready
 from gateway.http.inputs import InputGuard
@@ -156,6 +156,7 @@ def create_app(
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(services.db))
     app.add_route("/metrics", MetricsResource(services.metrics))
+    openapi.mount(app, services.protocols)
 
     app.services = services
     return app

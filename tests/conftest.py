@@ -20,6 +20,7 @@ from gateway.core.clock import FixedClock
 from gateway.store import models
 from gateway.store.database import bind, open_database
 from gateway.store.migrations import migrate
+from tests.openapi_check import ResponseChecker, checking_client
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("PAMGATE_TEST_DATABASE_URL", "")
@@ -101,5 +102,11 @@ def app(config: Config, db: object, clock: FixedClock):  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def client(app) -> falcon.testing.TestClient:  # type: ignore[no-untyped-def]
-    return falcon.testing.TestClient(app)
+def client(app) -> Iterator[falcon.testing.TestClient]:  # type: ignore[no-untyped-def]
+    """The app through falcon's TestClient; every answer is checked against the OpenAPI
+    document (`tests/openapi_check.py`): a test whose calls got an undocumented status or a
+    body outside its documented schema fails."""
+    checker = ResponseChecker(app)
+    yield checking_client(app, checker)
+    if checker.problems:
+        pytest.fail("answers outside the OpenAPI document:\n" + "\n".join(checker.problems))

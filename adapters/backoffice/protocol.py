@@ -11,6 +11,7 @@ import falcon
 
 from adapters.backoffice import (
     auth_resources,
+    openapi,
     outbox_resources,
     payments_resources,
     resources,
@@ -60,4 +61,5 @@ PROTOCOL = Protocol(
     error_body=error_body,
     from_core=translate.from_core,
     mount=mount,
+    api=openapi.API,
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 import falcon
 
-from adapters.betengine import resources, translate
+from adapters.betengine import openapi, resources, translate
 from gateway.http.protocol import Protocol
 
 
@@ -36,4 +36,5 @@ PROTOCOL = Protocol(
     error_body=error_body,
     from_core=translate.from_core,
     mount=mount,
+    api=openapi.API,
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import falcon
 
-from adapters.lottery import resources, translate
+from adapters.lottery import openapi, resources, translate
 from gateway.core.lottery import TIMEZONE
 from gateway.http.protocol import Protocol
 
@@ -32,4 +32,5 @@ PROTOCOL = Protocol(
     error_body=translate.error_body,
     from_core=translate.from_core,
     mount=mount,
+    api=openapi.API,
 )

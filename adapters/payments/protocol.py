@@ -9,7 +9,7 @@ from typing import Any
 
 import falcon
 
-from adapters.payments import resources, translate
+from adapters.payments import openapi, resources, translate
 from gateway.http.protocol import Protocol
 
 
@@ -35,4 +35,5 @@ PROTOCOL = Protocol(
     error_body=translate.error_body,
     from_core=translate.from_core,
     mount=mount,
+    api=openapi.API,
 )

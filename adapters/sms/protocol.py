@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from adapters.sms import resources, translate
+from adapters.sms import openapi, resources, translate
 from gateway.http.protocol import Protocol
 
 
@@ -34,4 +34,5 @@ PROTOCOL = Protocol(
     error_body=error_body,
     from_core=translate.from_core,
     mount=mount,
+    api=openapi.API,
 )

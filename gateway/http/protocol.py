@@ -50,6 +50,9 @@ class Protocol:
     error_body: ErrorBody
     from_core: Callable[[CoreError], Exception]
     mount: Callable[[falcon.App, Any], None]  # (app, services)
+    # its operations for the OpenAPI document (`gateway.http.openapi.ApiDoc`): every route
+    # it mounts must be declared there (a test compares the document with the router)
+    api: Any = None
 
     def __post_init__(self) -> None:
         if self.caller not in ("partner", "token", "none"):

@@ -95,6 +95,11 @@ def test_an_installed_pamgate_serves_and_leaves_nothing_behind(
         ) as srv:
             assert requests.get(f"{srv.base}/healthz", timeout=5).json() == {"status": "ok"}
             assert requests.get(f"{srv.base}/readyz", timeout=5).status_code == 200
+            document = requests.get(f"{srv.base}/openapi.json", timeout=5).json()
+            assert "/pam" in document["paths"]
+            page = requests.get(f"{srv.base}/docs", timeout=5).text
+            for asset in re.findall(r'src="(/docs/assets/[^"]+)"', page):
+                assert requests.get(f"{srv.base}{asset}", timeout=5).status_code == 200
             metrics = requests.get(f"{srv.base}/metrics", timeout=5)
             assert metrics.status_code == 200 and "pamgate_http_requests_total" in metrics.text
             (instance,) = [p for p in tmp_path.iterdir() if p.name.startswith("pamgate-")]
