@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -95,12 +96,33 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         if not began:  # BEGIN reached the server: roll it back there
             super().rollback()
 
+    def _is_closed(self, conn: Any) -> bool:
+        """A pooled connection is reused without a `SELECT 1` round trip on every checkout:
+        libpq knows when the socket closed; a connection that broke silently fails its
+        first statement (that request fails once) and is not put back in the pool."""
+        if conn.closed:
+            return True
+        adapter = self._adapter
+        status = adapter.txn_status(conn)
+        if status == adapter.txn_unknown:
+            return True
+        if status != adapter.txn_idle:
+            try:
+                adapter.rollback(conn)
+            except Exception:
+                return True
+        return False
+
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         self._pending.statements.clear()
         self._pending.began = False
         super()._close(conn, close_conn)
 
 
+# Durability: every write transaction's WAL frames are on disk before its request is answered
+# (`_WalSync` flushes them after COMMIT, outside the writer lock, so concurrent commits share
+# one flush). `synchronous=normal` keeps SQLite's own syncs of the WAL header at a restart and
+# around checkpoints; with the flush after each commit that is what `full` guarantees.
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 15000,
@@ -196,6 +218,63 @@ class _FileLock:
 _LOCKS: dict[str, _FileLock] = {}
 
 
+class _WalSync:
+    """`fdatasync` of a SQLite database's write-ahead log, called after each write transaction
+    commits and before its caller goes on (and so before the request is answered).
+
+    COMMIT has written the transaction's frames, commit marker included, to `<db>-wal`;
+    flushing that file makes them survive a power loss, which is what `synchronous=full`
+    does inside COMMIT. Done here, after the writer lock is released, the next writer
+    commits while this one waits for the disk, and one flush covers every frame written
+    before it (group commit). The descriptor is reopened when the log file was replaced
+    (deleted after a final checkpoint, whose copy into the database SQLite already synced).
+    Under gevent the flush runs in the hub's thread pool so the worker's other requests go on.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path + "-wal"
+        self._fd: int | None = None
+        self._key: tuple[int, int, int] | None = None  # (pid, device, inode) of _fd
+        self._mutex = threading.Lock()
+
+    def _descriptor(self) -> int | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:  # checkpointed into the database file and removed
+            return None
+        key = (os.getpid(), st.st_dev, st.st_ino)
+        with self._mutex:
+            if self._key != key:
+                if self._fd is not None and self._key is not None and self._key[0] == key[0]:
+                    os.close(self._fd)
+                self._fd = os.open(self.path, os.O_RDONLY)
+                self._key = key
+            return self._fd
+
+    def flush(self) -> None:
+        fd = self._descriptor()
+        if fd is None:
+            return
+        pool = _gevent_pool()
+        if pool is None:
+            os.fdatasync(fd)
+        else:
+            pool.apply(os.fdatasync, (fd,))
+
+
+def _gevent_pool() -> Any:
+    """The gevent hub's thread pool when this process runs under gevent, else None."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("socket"):
+        return None
+    import gevent
+
+    return gevent.get_hub().threadpool
+
+
+_SYNCS: dict[str, _WalSync] = {}
+
+
 @contextmanager
 def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
     path = target.database
@@ -206,12 +285,16 @@ def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
     lock = _LOCKS.get(path)
     if lock is None:
         lock = _LOCKS.setdefault(path, _FileLock(path + ".lock"))
+    sync = _SYNCS.get(path)
+    if sync is None:
+        sync = _SYNCS.setdefault(path, _WalSync(path))
     lock.acquire()
     try:
         with target.atomic(lock_type="IMMEDIATE") as txn:
             yield txn
     finally:
         lock.release()
+    sync.flush()  # only reached when the transaction committed (an exception skips it)
 
 
 def unit_of_work(db: Database | DatabaseProxy) -> AbstractContextManager[Any]:
