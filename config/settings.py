@@ -55,6 +55,9 @@ class Config:
     # ticket payments above this many minor units wait for a second ADMIN's approval
     # (maker-checker, SPEC 6); 0: off
     payout_approval_threshold: int = 0
+    # the console's cookies carry `Secure` (HTTPS only): on in production unless
+    # PAMGATE_SECURE_COOKIES=0, off elsewhere unless PAMGATE_SECURE_COOKIES=1
+    secure_cookies: bool = False
     # SMS delivery (SPEC 5): the provider, its credentials and the dispatcher's limits
     sms_provider: str = "webhook"  # webhook | twilio
     sms_url: str = ""  # webhook: where the JSON is POSTed
@@ -254,8 +257,20 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         run_dir=environ.get("PAMGATE_RUN_DIR") or None,
         payout_approval_threshold=_int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0),
+        secure_cookies=_switch(environ, "PAMGATE_SECURE_COOKIES", env == "production"),
     ).replace(**_sms_settings(environ))
     problem = lease_problem(config)
     if problem:
         raise ConfigError(problem)
     return config
+
+
+def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")

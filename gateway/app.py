@@ -19,7 +19,7 @@ import falcon
 import requests
 import simplejson
 
-from adapters import backoffice, betengine, lottery, payments, sms
+from adapters import backoffice, betengine, console, lottery, payments, sms
 from config.partners import PartnerDirectory
 from config.settings import Config
 from gateway.core import ledger
@@ -102,6 +102,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     lottery.PROTOCOL,
     sms.PROTOCOL,
     payments.PROTOCOL,
+    console.PROTOCOL,
 )
 
 

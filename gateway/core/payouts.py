@@ -389,3 +389,86 @@ def history(principal: Principal, ticket_id: str) -> PaymentHistory:
         remaining=t.payout - t.paid_amount,
         payments=[view(p) for p in rows],
     )
+
+
+# --- reading tickets and approvals (the operator console) --------------------------------------
+
+MAX_FOUND = 20
+
+
+@dataclass(frozen=True)
+class TicketSummary:
+    """What a cashier sees of a ticket before paying it (read-only)."""
+
+    id: str
+    code: str | None
+    channel: str
+    status: str
+    result: str
+    currency: str
+    payout: int
+    paid: int  # payments not reversed, pending approvals included
+    remaining: int
+    ventana_id: str | None
+    vendedor_id: str | None
+    created_at: dt.datetime
+
+
+def summary(t: Ticket) -> TicketSummary:
+    return TicketSummary(
+        id=t.id,
+        code=t.code,
+        channel=t.channel,
+        status=t.status,
+        result=t.result,
+        currency=t.currency,
+        payout=t.payout,
+        paid=t.paid_amount,
+        remaining=t.payout - t.paid_amount,
+        ventana_id=t.ventana_id,
+        vendedor_id=t.vendedor_id,
+        created_at=t.created_at,
+    )
+
+
+def find_tickets(principal: Principal, query: str) -> list[TicketSummary]:
+    """Tickets whose id or code is `query` (codes ignore case and outer spaces) that the
+    caller may pay, newest first. `Forbidden` when every match belongs to another window
+    or seller (as paying it would be), an empty list when nothing matches."""
+    text = query.strip()
+    if not text or len(text) > 100:
+        return []
+    who = network.resolve_principal(principal)
+    live = Ticket.tombstone == False  # noqa: E712
+    rows = list(
+        Ticket.select()
+        .where(live & ((Ticket.id == text.lower()) | (Ticket.code == text.upper())))
+        .order_by(Ticket.created_at.desc(), Ticket.id)
+        .limit(MAX_FOUND)
+    )
+    mine = [t for t in rows if policy.may_act_on(who, _scope(t))]
+    if rows and not mine:
+        policy.pay_ticket(who, _scope(rows[0]))
+    return [summary(t) for t in mine]
+
+
+def ticket_summary(principal: Principal, ticket_id: str) -> TicketSummary:
+    """One ticket as `find_tickets` shows it: 404 unknown, 403 another window's."""
+    who = network.resolve_principal(principal)
+    t = _ticket(ticket_id)
+    policy.pay_ticket(who, _scope(t))
+    return summary(t)
+
+
+def pending_approvals(principal: Principal, *, limit: int = 100) -> list[PaymentView]:
+    """Payments waiting for a second user's approval, oldest first (ADMIN)."""
+    policy.review_approvals(principal)
+    rows = (
+        TicketPayment.select()
+        .where(
+            (TicketPayment.status == PENDING) & (TicketPayment.is_reversed == False)  # noqa: E712
+        )
+        .order_by(TicketPayment.created_at, TicketPayment.id)
+        .limit(limit)
+    )
+    return [view(p) for p in rows]

@@ -219,3 +219,18 @@ def registry_window(principal: Principal) -> str | None:
     if principal.role not in COUNTER_STAFF or not principal.ventana_id:
         raise _refuse("token names no sales window")
     return principal.ventana_id
+
+
+# --- the operator console (the same decisions, asked before showing a page) --------------------
+
+
+def review_approvals(principal: Principal) -> None:
+    """The payouts waiting for a second user (maker-checker): ADMIN."""
+    if principal.role != ADMIN:
+        raise _refuse("only ADMIN may review payouts waiting for approval")
+
+
+def watch_books(principal: Principal) -> None:
+    """The reconciliation report and the audit chain check: ADMIN."""
+    if principal.role != ADMIN:
+        raise _refuse("only ADMIN may read the reconciliation and the audit chain")

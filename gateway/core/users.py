@@ -327,3 +327,56 @@ def _issue(ctx: Context, user: User, *, family_id: str) -> Session:
         expires_at=expires,
     )
     return Session(principal_of(user), token, expires)
+
+
+# --- console sessions ------------------------------------------------------------------------
+# The operator console keeps a login's refresh token unspent as its session: the session is
+# live while that token is neither used, revoked nor expired, and logging out revokes its
+# family (so the same cookie never works again, here or at `/api/v1/auth/refresh`).
+
+CONSOLE_SESSION_TTL = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    principal: Principal
+    username: str
+
+
+def session_user(
+    token: str, now: dt.datetime, *, ttl: dt.timedelta = CONSOLE_SESSION_TTL
+) -> SessionUser:
+    """Who the live session `token` belongs to; `InvalidRefreshToken` when it is unknown,
+    spent, revoked, expired, older than `ttl` or its user is gone. Reads only."""
+    row = RefreshToken.get_or_none(RefreshToken.token_hash == _token_hash(token))
+    if (
+        row is None
+        or row.used_at is not None
+        or row.revoked_at is not None
+        or now >= row.expires_at
+        or now >= row.created_at + ttl
+    ):
+        raise InvalidRefreshToken("session ended")
+    user = User.get_or_none(User.id == row.user_id)
+    if user is None:
+        raise InvalidRefreshToken("session ended")
+    return SessionUser(principal_of(user), user.username)
+
+
+def logout(ctx: Context, token: str) -> None:
+    """End the session of `token`: every token of its family is revoked (audited as
+    `auth.logout`). An unknown token has nothing to end and is not an error."""
+    digest = _token_hash(token)
+
+    def body() -> Done:
+        row = RefreshToken.get_or_none(RefreshToken.token_hash == digest)
+        if row is None:
+            return Done(details={"found": False})
+        revoked = (
+            RefreshToken.update(revoked_at=ctx.now)
+            .where((RefreshToken.family_id == row.family_id) & RefreshToken.revoked_at.is_null())
+            .execute()
+        )
+        return Done(target_id=row.user_id, details={"family": row.family_id, "revoked": revoked})
+
+    run(ctx, "auth.logout", body, target_type="user")

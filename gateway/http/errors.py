@@ -34,25 +34,31 @@ class ProtocolError(Exception):
         self.reason = reason
 
 
-def _write(resp: falcon.Response, status: int, body: Mapping[str, Any]) -> None:
-    resp.status = status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-
-
 def install(app: falcon.App, protocols: Protocols) -> None:
+    def _write(
+        req: falcon.Request, resp: falcon.Response, status: int, body: Mapping[str, Any]
+    ) -> None:
+        resp.status = status
+        page = protocols.for_path(req.path or "").error_page
+        if page is not None:
+            resp.content_type = falcon.MEDIA_HTML
+            resp.text = page(req, resp, status, body)
+            return
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
     def protocol_error(
         req: falcon.Request, resp: falcon.Response, ex: ProtocolError, params: Any
     ) -> None:
         req.context.error_reason = ex.reason
-        _write(resp, ex.status, ex.body)
+        _write(req, resp, ex.status, ex.body)
 
     def http_error(
         req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
     ) -> None:
         status = int(ex.status_code)
         message = ex.title if status not in (404, 405, 500) else None
-        _write(resp, status, protocols.body(req.path, status, message))
+        _write(req, resp, status, protocols.body(req.path, status, message))
         for name, value in (ex.headers or {}).items():
             resp.set_header(name, value)
 
@@ -64,7 +70,7 @@ def install(app: falcon.App, protocols: Protocols) -> None:
 
     def unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
         log.error("unhandled_exception", path=req.path, method=req.method, exc_info=ex)
-        _write(resp, 500, protocols.body(req.path, 500))
+        _write(req, resp, 500, protocols.body(req.path, 500))
 
     app.add_error_handler(Exception, unexpected)
     app.add_error_handler(falcon.HTTPError, http_error)

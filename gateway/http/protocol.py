@@ -53,6 +53,12 @@ class Protocol:
     # its operations for the OpenAPI document (`gateway.http.openapi.ApiDoc`): every route
     # it mounts must be declared there (a test compares the document with the router)
     api: Any = None
+    # A family that answers people, not programs, renders every error as a page:
+    # `error_page(req, resp, status, body)` is the HTML of `body` (it may set headers on
+    # `resp`); None: the body as JSON.
+    error_page: Callable[[falcon.Request, falcon.Response, int, Mapping[str, Any]], str] | None = (
+        None
+    )
 
     def __post_init__(self) -> None:
         if self.caller not in ("partner", "token", "none"):
