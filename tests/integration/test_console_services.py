@@ -63,9 +63,7 @@ def test_pending_approvals_lists_waiting_payments_for_admin_only(shop, clock):
 
 def test_a_console_session_lives_until_logout_or_its_age(shop, clock):
     ctx = Context(actor=Actor("system"), now=clock.now())
-    users.add_user(
-        ctx, users.NewUser("cajero", "password-123", "VENTANA", ventana_id=shop.ventana)
-    )
+    users.add_user(ctx, users.NewUser("cajero", "password-123", "VENTANA", ventana_id=shop.ventana))
     session = users.login(ctx, "cajero", "password-123")
     found = users.session_user(session.refresh_token, clock.now())
     assert found.username == "cajero" and found.principal.ventana_id == shop.ventana
