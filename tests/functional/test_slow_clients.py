@@ -84,7 +84,7 @@ def _signed_chunks(body: bytes) -> tuple[Iterator[bytes], dict[str, str]]:
 
 
 def test_chunked_bodies_are_read_whole_and_held_to_the_size_limit(server):  # noqa: F811
-    base, _, _ = server
+    base, *_ = server
     envelope = {
         "action": "ticket_create",
         "data": {
@@ -121,7 +121,7 @@ def test_fifty_slow_senders_neither_delay_healthz_nor_keep_their_connection(
     short_read_timeout,
     server,  # noqa: F811 - the live server fixture
 ):
-    base, _, _ = server
+    base, *_ = server
     with _trickling(base, 50) as socks:
         stalled = socket.create_connection(_address(base), timeout=5)
         stalled.sendall(
