@@ -41,6 +41,7 @@ class Config:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     read_timeout_s: float = 10.0  # a request, from its first byte to the end of its body
+    audit_seal_interval_s: float = 1.0  # each server worker seals new audit rows this often
     timeout_s: int = 30
     graceful_timeout_s: int = 30
     log_level: str = "INFO"
@@ -247,6 +248,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         bind=environ.get("PAMGATE_BIND", "127.0.0.1:8000"),
         workers=_int(environ, "PAMGATE_WORKERS", 2, minimum=1),
         read_timeout_s=_positive_float(environ, "PAMGATE_READ_TIMEOUT_S", 10.0),
+        audit_seal_interval_s=_positive_float(environ, "PAMGATE_AUDIT_SEAL_INTERVAL_S", 1.0),
         timeout_s=_int(environ, "PAMGATE_TIMEOUT_S", 30, minimum=1),
         graceful_timeout_s=_int(environ, "PAMGATE_GRACEFUL_TIMEOUT_S", 30, minimum=1),
         log_level=environ.get("PAMGATE_LOG_LEVEL", "INFO").upper(),

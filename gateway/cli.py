@@ -254,6 +254,7 @@ def cmd_users_add(args: argparse.Namespace, config: Config) -> int:
 def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     import time
 
+    from gateway.core.audit import seal
     from gateway.core.betengine import expire_reservations
     from gateway.core.rejections import summarise
 
@@ -262,6 +263,7 @@ def cmd_sweep(args: argparse.Namespace, config: Config) -> int:
     while True:
         expired = expire_reservations(clock.now())
         summarised = summarise(clock.now())
+        seal(clock.now())  # the audit rows these passes wrote (and any left unsealed)
         db.close()
         if args.once or expired or summarised:  # a polling sweep says only what it did
             print(
@@ -323,9 +325,23 @@ def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
     finally:
         _close(db)
     print(f"audit chain: {report.checked} rows checked, {len(report.problems)} problems")
+    pending = f"; {report.pending} rows not sealed yet" if report.pending else ""
+    print(f"  sealed through seq {report.sealed_through} ({report.seals} seals){pending}")
     for problem in report.problems:
         print(f"  - {problem}")
     return 0 if report.ok else 1
+
+
+def cmd_audit_seal(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core.audit import seal
+
+    services = _current(config)
+    try:
+        sealed = seal(services.clock.now())
+    finally:
+        _close(services.db)
+    print(f"audit log: sealed {sealed} rows")
+    return 0
 
 
 def cmd_prune(args: argparse.Namespace, config: Config) -> int:
@@ -494,6 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit_verbs = audit.add_subparsers(dest="audit_verb", required=True, metavar="VERB")
     p = audit_verbs.add_parser("verify", help="walk the chain; exit 1 on an edited or deleted row")
     p.set_defaults(handler=cmd_audit_verify)
+    p = audit_verbs.add_parser(
+        "seal", help="seal the rows written since the last seal (the server does it every second)"
+    )
+    p.set_defaults(handler=cmd_audit_seal)
 
     p = verbs.add_parser(
         "prune", help="delete idempotency records older than PAMGATE_IDEMPOTENCY_RETENTION_DAYS"

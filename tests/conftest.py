@@ -3,6 +3,7 @@ when `PAMGATE_TEST_DATABASE_URL` is set), a fixed clock and an app built around 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from config.partners import load_partners
 from config.settings import Config
 from gateway.app import create_app
+from gateway.core.audit import genesis_seal
 from gateway.core.clock import FixedClock
 from gateway.store import models
 from gateway.store.database import bind, open_database
@@ -57,7 +59,7 @@ def _truncate_postgres(db) -> None:  # type: ignore[no-untyped-def]
     tables = [m._meta.table_name for m in models.MODELS if m not in kept]
     with db.atomic():
         db.execute_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        models.AuditHead.insert(id=1, seq=0, hash="0" * 64).execute()
+        models.AuditSeal.insert(**genesis_seal(dt.datetime(2026, 1, 1))).execute()
 
 
 @pytest.fixture

@@ -168,12 +168,38 @@ def _child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _seal_audit_log(interval_s: float) -> None:
+    """Each worker seals the audit rows written since the last seal every `interval_s`
+    (a greenlet of its own; sealers of all workers and hosts take turns on one advisory
+    lock, so this costs one short query when another sealer got there first)."""
+    import gevent
+
+    from gateway.core.audit import seal
+    from gateway.core.clock import SystemClock
+    from gateway.logs import get_logger
+    from gateway.store.database import database, is_postgres
+
+    log, clock = get_logger("pamgate.audit"), SystemClock()
+    while True:
+        gevent.sleep(interval_s)
+        try:
+            seal(clock.now())
+        except Exception:  # the database is down or busy: try again next time
+            log.warning("audit_seal_failed", exc_info=True)
+        finally:
+            if is_postgres(database) and not database.is_closed():
+                database.close()  # back to the pool; SQLite keeps its connection
+
+
 def gunicorn_settings(config: Config) -> dict[str, object]:
     """gunicorn's settings for `pamgate serve` (and `gunicorn.conf.py`)."""
     from gateway.logs import configure_logging, logging_dict
 
     def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         configure_logging(config.log_level, config.log_format)
+        import gevent
+
+        gevent.spawn(_seal_audit_log, config.audit_seal_interval_s)
 
     return {
         "bind": config.bind,

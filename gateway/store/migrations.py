@@ -26,6 +26,7 @@ from gateway.store import (
     schema_0006,
     schema_0008,
     schema_0009,
+    schema_0012,
 )
 from gateway.store.database import is_postgres
 
@@ -41,9 +42,9 @@ class Migration:
     apply: Callable[[Database], None]
 
 
-def _append_only_triggers(db: Database) -> None:
+def _append_only_triggers(db: Database, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
     """Refuse UPDATE and DELETE on ledger entries, transactions and the audit chain."""
-    for table in APPEND_ONLY_TABLES:
+    for table in tables:
         if is_postgres(db):
             db.execute_sql(
                 "CREATE OR REPLACE FUNCTION pamgate_append_only() RETURNS trigger AS $$ "
@@ -103,6 +104,41 @@ def _payments_registry(db: Database) -> None:
     schema_0009.seed(lambda sql, params: db.execute_sql(sql.replace("%s", db.param), params), now)
 
 
+def _sealed_audit(db: Database) -> None:
+    """Seals instead of the chain head: seal 0 closes the rows chained so far (its root the
+    head's hash), new rows are numbered by a sequence on PostgreSQL, the head is dropped."""
+    _run_ddl(db, schema_0012.DDL)
+    _append_only_triggers(db, ("audit_seal",))
+    head = db.execute_sql("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, "0" * 64)
+    count, top = db.execute_sql(
+        "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM audit_record WHERE seq <= %s".replace(
+            "%s", db.param
+        ),
+        (head_seq,),
+    ).fetchone()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    fields = {
+        "batch": 0,
+        "first_seq": 1,
+        "last_seq": head_seq,
+        "row_count": int(count),
+        "root": head_hash,
+        "sealed_at": now.isoformat(),
+    }
+    seal_hash = schema_0012.seal_hash("0" * 64, fields)
+    db.execute_sql(
+        "INSERT INTO audit_seal (batch, first_seq, last_seq, row_count, root, prev_hash, hash, "
+        "sealed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)".replace("%s", db.param),
+        (0, 1, head_seq, int(count), head_hash, "0" * 64, seal_hash, now),
+    )
+    if is_postgres(db):
+        newest = db.execute_sql("SELECT COALESCE(MAX(seq), 0) FROM audit_record").fetchone()[0]
+        db.execute_sql(schema_0012.POSTGRES_SEQUENCE % (max(int(newest), head_seq, int(top)) + 1))
+        db.execute_sql(schema_0012.OWN_SEQUENCE)
+    db.execute_sql(schema_0012.DROP_HEAD)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
@@ -116,6 +152,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "payments registry: methods, currencies, payments, ticket links", _payments_registry
     ),
+    Migration(12, "audit log sealed in batches (no chain head to lock)", _sealed_audit),
 )
 
 # Versions are reserved per piece of work and may land out of order: the latest is the highest.

@@ -215,14 +215,6 @@ class RejectionTally(BaseModel):
         indexes = ((("partner", "reason", "minute"), True),)
 
 
-class AuditHead(BaseModel):
-    """One row: the chain's last sequence number and hash; locking it orders appends."""
-
-    id = IntegerField(primary_key=True)
-    seq = BigIntegerField()
-    hash = CharField(max_length=64)
-
-
 # --- tickets -------------------------------------------------------------------------------
 
 
@@ -544,6 +536,23 @@ class PaymentTicketLink(BaseModel):
         indexes = ((("payment", "ticket_id"), True),)
 
 
+# --- the audit log's seals (migration 12) ---------------------------------------------------
+
+
+class AuditSeal(BaseModel):
+    """A sealed batch of audit rows: their count, the Merkle root of their hashes, and the
+    seal's hash chained to the previous seal's (see `gateway.core.audit`)."""
+
+    batch = BigIntegerField(primary_key=True)
+    first_seq = BigIntegerField()
+    last_seq = BigIntegerField(unique=True)
+    row_count = BigIntegerField()
+    root = CharField(max_length=64)
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+    sealed_at = DateTimeField()
+
+
 # Reference data a migration inserts (tests that empty the tables keep these).
 SEEDED_BY_MIGRATIONS: tuple[type[BaseModel], ...] = (PaymentMethod, PaymentCurrency)
 
@@ -561,7 +570,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     Hold,
     IdempotencyRecord,
     AuditRecord,
-    AuditHead,
     Ticket,
     Settlement,
     SignatureUse,
@@ -580,4 +588,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     PaymentCurrency,
     RegistryPayment,
     PaymentTicketLink,
+    AuditSeal,
 )

@@ -16,10 +16,9 @@ from gateway.core import audit, ledger
 from gateway.core.audit import Actor
 from gateway.core.clock import SystemClock
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, Leg
-from gateway.store.database import bind, unit_of_work
+from gateway.store.database import bind, is_postgres, unit_of_work
 from gateway.store.models import (
     Account,
-    AuditHead,
     AuditRecord,
     IdempotencyRecord,
     RejectionTally,
@@ -103,17 +102,30 @@ def test_audit_verify_exits_0_on_an_intact_chain(db, pamgate) -> None:
     _books(db)
     status, out = pamgate("audit", "verify")
     assert status == 0
-    assert out.strip() == "audit chain: 1 rows checked, 0 problems"
+    assert out.splitlines() == [
+        "audit chain: 1 rows checked, 0 problems",
+        "  sealed through seq 0 (1 seals); 1 rows not sealed yet",
+    ]
+    assert pamgate("audit", "seal") == (0, "audit log: sealed 1 rows\n")
+    status, out = pamgate("audit", "verify")
+    assert (status, out.splitlines()[1]) == (0, "  sealed through seq 1 (2 seals)")
 
 
 def test_audit_verify_exits_1_when_rows_were_removed(db, pamgate) -> None:
     _books(db)
-    with unit_of_work(db):  # as if the chain's last row had been deleted
-        AuditHead.update(seq=AuditHead.seq + 1).execute()
+    assert pamgate("audit", "seal")[0] == 0
+    with unit_of_work(db):  # an attacker turns the guard off and deletes the sealed row
+        if is_postgres(db):
+            db.execute_sql("ALTER TABLE audit_record DISABLE TRIGGER audit_record_append_only")
+        else:
+            db.execute_sql("DROP TRIGGER audit_record_no_delete")
+        AuditRecord.delete().execute()
+        if is_postgres(db):
+            db.execute_sql("ALTER TABLE audit_record ENABLE TRIGGER audit_record_append_only")
     status, out = pamgate("audit", "verify")
     assert status == 1
-    assert "audit chain: 1 rows checked, 1 problems" in out
-    assert "rows were removed" in out
+    assert "audit chain: 0 rows checked, 1 problems" in out
+    assert "batch 1: 1 of its 1 rows were removed" in out
 
 
 def test_prune_deletes_idempotency_records_past_retention(db, pamgate) -> None:
