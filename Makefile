@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export PAMGATE_PARTNERS_FILE ?= $(CURDIR)/config/demo_partners.toml
 
-.PHONY: run test lint install migrate demo serve clean bench fuzz
+.PHONY: run test lint install migrate demo serve clean bench bench-scale fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,8 +54,13 @@ fuzz: install
 	PAMGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/functional/test_openapi_fuzz.py
 
+# wrk is required (apt-get install wrk); PostgreSQL at PAMGATE_BENCH_PG (default $(PG_URL))
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# PostgreSQL through bench/latency_proxy.py (+5 ms each way), 256 players, 2 vs 16 workers
+bench-scale: install
+	$(BIN)/python bench/scale_bench.py
 
 clean:
 	rm -rf $(VENV) pamgate.db pamgate.db-wal pamgate.db-shm .pytest_cache .ruff_cache .mypy_cache

@@ -117,22 +117,31 @@ def write_requests(path: Path, player_ids: list[str], count: int) -> None:
             out.write(f"{ts}\t{sig}\t{body.decode()}\n")
 
 
-def start_server(env: dict[str, str], app: str, port: int, log: Path) -> subprocess.Popen:
+def start_server(
+    env: dict[str, str],
+    app: str,
+    port: int,
+    log: Path,
+    *,
+    workers: int = 2,
+    root: Path = ROOT,
+) -> subprocess.Popen:
+    """gunicorn with `root`'s settings and code (another checkout: compare two builds)."""
     argv = [
         sys.executable,
         "-m",
         "gunicorn",
         "--config",
-        str(ROOT / "gunicorn.conf.py"),
+        str(root / "gunicorn.conf.py"),
         "--chdir",
-        str(ROOT),
+        str(root),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         app,
     ]
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
     for _ in range(100):
         try:
             requests.post(f"http://127.0.0.1:{port}/pam", data=b'{"action":"ping"}', timeout=1)
