@@ -8,6 +8,10 @@ the provider's `Retry-After`), a final refusal or the last failure is a dead let
 the breaker's window trips during a batch, the messages not yet sent go back untouched.
 `stop` (SIGTERM) lets the sends in flight finish and be recorded; the rest go back.
 
+Every attempt is sent in a span of its own (W3C `traceparent`): a child of the span of the
+request that queued the message, or of the message's own trace when none did; the attempt
+log keeps its trace and span ids.
+
 Every attempt carries the message's stable id, so a send whose outcome is unknown (a
 timeout after the provider accepted it, a dispatcher killed mid-send whose claim then ran
 out) is retried under the same id and the provider drops the duplicate.
@@ -27,6 +31,7 @@ import requests
 
 from adapters.sms.providers import FAILED, Delivery, Provider, Sms, TwilioProvider, WebhookProvider
 from config.settings import lease_problem
+from gateway import tracing
 from gateway.core import breaker, delivery, outbox, ratelimit, retry_schedule, sms_texts
 from gateway.core.clock import Clock
 from gateway.core.outbox import Attempt, Message
@@ -45,7 +50,7 @@ class Step:
     wait_until: dt.datetime | None = None
 
 
-def as_sms(message: Message) -> Sms:
+def as_sms(message: Message, span: tracing.SpanContext | None = None) -> Sms:
     payload = message.payload
     variables = payload.get("vars") or {}
     return Sms(
@@ -55,7 +60,13 @@ def as_sms(message: Message) -> Sms:
         type=str(payload.get("type", "")),
         reference=str(payload.get("reference") or message.message_id),
         secrets=tuple(str(v) for k, v in variables.items() if k == "code"),
+        traceparent=span.traceparent if span is not None else None,
     )
+
+
+def parent_span(message: Message) -> tracing.SpanContext:
+    """The span a message's deliveries descend from: the request's that queued it."""
+    return tracing.parse(message.traceparent) or tracing.root_of(message.message_id)
 
 
 class Dispatcher:
@@ -139,13 +150,23 @@ class Dispatcher:
     ) -> Attempt:
         started_at = self._clock.now()
         start = time.monotonic()
+        span = tracing.start(f"deliver {message.kind}", parent_span(message), kind="client")
         try:
-            sms = as_sms(message)
+            sms = as_sms(message, span.context)
         except (KeyError, ValueError, TypeError) as exc:  # a message no template can render
             result = Delivery("refused", error=f"cannot render the message: {type(exc).__name__}")
         else:
             result = self.provider.send(sms)
         finished_at = started_at + dt.timedelta(seconds=time.monotonic() - start)
+        span.set(
+            **{
+                "pamgate.message_id": message.message_id,
+                "pamgate.provider": self.provider.name,
+                "pamgate.outcome": result.outcome,
+                "pamgate.attempt": message.attempts,
+            }
+        )
+        span.end()
         retry_at = None
         if result.outcome == FAILED:
             retry_at = retry_schedule.next_attempt(
@@ -172,6 +193,9 @@ class Dispatcher:
             http_status=result.http_status,
             error=result.error,
             latency_ms=int((finished_at - started_at).total_seconds() * 1000),
+            request_id=message.request_id,
+            trace_id=span.context.trace_id,
+            span_id=span.context.span_id,
         )
         return Attempt(
             message=message,
@@ -183,6 +207,7 @@ class Dispatcher:
             provider_message_id=result.provider_message_id,
             error=result.error,
             retry_at=retry_at,
+            span=span.context,
         )
 
     def run(self, *, once: bool = False, poll_s: float = 1.0) -> int:

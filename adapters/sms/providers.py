@@ -6,6 +6,9 @@
 - `twilio`: the Messages API form post (`To`, `From`, `Body`) with basic auth and
   `I-Twilio-Idempotency-Token` set to the message's stable id.
 
+Both send the attempt's W3C `traceparent` header (the trace of the request that queued the
+message, a new span per attempt); Twilio ignores it, the attempt log keeps it.
+
 `send` never raises for a delivery problem: it answers a `Delivery` (`sent`; `failed`,
 worth retrying: a timeout, a refused connection, a 5xx, 408 or 429, with the provider's
 `Retry-After`; `refused`: any other 4xx, final). Errors are scrubbed of the phone number
@@ -24,12 +27,14 @@ from typing import Any, Protocol
 import requests
 from nacl.signing import SigningKey
 
+from gateway import tracing
 from gateway.core.clock import Clock, unix
 from gateway.core.retry_schedule import parse_retry_after
 from gateway.logs import mask_phone
 from signing import standard_webhooks
 
 SENT, FAILED, REFUSED = "sent", "failed", "refused"
+TRACEPARENT = tracing.HEADER
 MAX_RESPONSE_BYTES = 64 * 1024
 _DIGIT_RUN = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 
@@ -42,6 +47,7 @@ class Sms:
     type: str
     reference: str
     secrets: tuple[str, ...] = ()  # never to appear in an error (the code of an OTP)
+    traceparent: str | None = None  # the delivery's span (W3C), sent as `traceparent`
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,8 @@ class WebhookProvider:
             ed25519_keys=self._keys,
         )
         headers["Content-Type"] = "application/json"
+        if sms.traceparent:
+            headers[TRACEPARENT] = sms.traceparent
         failure, response, raw = _post(
             self._session, self._url, self._timeout_s, sms, data=body, headers=headers
         )
@@ -224,7 +232,10 @@ class TwilioProvider:
             sms,
             data={"To": sms.to, "From": self._from, "Body": sms.text},
             auth=self._auth,
-            headers={self.IDEMPOTENCY_HEADER: sms.message_id},
+            headers={
+                self.IDEMPOTENCY_HEADER: sms.message_id,
+                **({TRACEPARENT: sms.traceparent} if sms.traceparent else {}),
+            },
         )
         if failure is not None or response is None:
             return failure or Delivery(FAILED, error="no response")

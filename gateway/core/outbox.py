@@ -15,6 +15,10 @@ and their attempt-log rows in one transaction; `defer` puts claimed messages bac
 spending an attempt (a rate limit said "later"). Reads for operators and the console:
 `page` (by state, newest first), `retry_message` (ADMIN, audited), `replay` (bulk).
 
+Each message keeps the request that queued it (`request_id`, as on its audit rows) and that
+request's span (`traceparent`); each logged attempt keeps the trace and span it was sent
+under, so one ticket can be followed from the partner's call to the provider.
+
 This module decides nothing about delivery (providers, backoff, templates), and nothing
 here sends anything.
 """
@@ -28,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import tracing
 from gateway.core.errors import Conflict, NotFound
 from gateway.store.database import database, locked, unit_of_work
 from gateway.store.models import OutboxAttempt, OutboxMessage
@@ -58,6 +63,8 @@ class Message:
     updated_at: dt.datetime
     claim_token: str | None = None
     retry_base: int = 0
+    request_id: str | None = None
+    traceparent: str | None = None
 
     @property
     def tries_since_retry(self) -> int:
@@ -79,6 +86,8 @@ def _message(row: OutboxMessage) -> Message:
         updated_at=row.updated_at,
         claim_token=row.claim_token,
         retry_base=row.retry_base,
+        request_id=row.request_id,
+        traceparent=row.traceparent,
     )
 
 
@@ -89,8 +98,10 @@ def emit(
     *,
     message_id: str | None = None,
     deliver_at: dt.datetime | None = None,
+    request_id: str | None = None,
 ) -> Message:
-    """Write a `pending` message in the caller's transaction (refused outside one)."""
+    """Write a `pending` message in the caller's transaction (refused outside one), with
+    the request that queued it and the span of the request in progress, if any."""
     if not database.in_transaction():
         raise RuntimeError("outbox.emit must run inside the command's unit_of_work()")
     row = OutboxMessage.create(
@@ -105,6 +116,8 @@ def emit(
         updated_at=now,
         claim_token=None,
         retry_base=0,
+        request_id=request_id[:64] if request_id else None,
+        traceparent=span.traceparent if (span := tracing.current()) is not None else None,
     )
     return _message(row)
 
@@ -264,6 +277,7 @@ class Attempt:
     provider_message_id: str | None = None
     error: str | None = None
     retry_at: dt.datetime | None = None
+    span: tracing.SpanContext | None = None  # the span the attempt was sent under
 
 
 def _ms(delta: dt.timedelta) -> int:
@@ -328,6 +342,8 @@ def record(attempts: Sequence[Attempt], now: dt.datetime) -> int:
                     "error": a.error[:ERROR_CHARS] if a.error else None,
                     "started_at": a.started_at,
                     "finished_at": a.finished_at,
+                    "trace_id": a.span.trace_id if a.span else None,
+                    "span_id": a.span.span_id if a.span else None,
                 }
                 for a in attempts
             ]

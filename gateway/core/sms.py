@@ -117,7 +117,7 @@ def _queue(
             return Done(Queued(_first(operator, digest), duplicate=True), details={"type": kind})
         payload = {**message, "type": kind}
         payload.setdefault("reference", message_id)
-        outbox.emit(KIND, payload, ctx.now, message_id=message_id)
+        outbox.emit(KIND, payload, ctx.now, message_id=message_id, request_id=ctx.request_id)
         return Done(
             Queued(message_id, duplicate=False),
             created=True,

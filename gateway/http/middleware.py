@@ -1,7 +1,9 @@
 """Request middleware, in the order they run.
 
-1. `RequestContext`: request id (echo a valid `X-Request-Id` or make a UUID), bound into
-   every log line; one access-log line and the request metrics at the end.
+1. `RequestContext`: request id (echo a valid `X-Request-Id` or make a UUID) and the
+   request's span (joining the trace of a valid W3C `traceparent`, else a new trace; see
+   `gateway.tracing`), bound into every log line; one access-log line and the request
+   metrics at the end.
 2. `BodyLimit`: refuses bodies over the limit with 413 before anything else looks at them
    (declared with `Content-Length` or sent chunked), answers 408 to a body that does not
    arrive in time, and keeps the raw bytes in `req.context.raw_body` (signatures are
@@ -21,6 +23,7 @@ import structlog
 from peewee import Database
 from playhouse.pool import PooledDatabase
 
+from gateway import tracing
 from gateway.http.metrics import Metrics
 from gateway.logs import get_logger
 
@@ -41,8 +44,17 @@ class RequestContext:
         req.context.started = time.perf_counter()
         req.context.partner = None
         req.context.error_reason = None
+        span = tracing.start(
+            f"{req.method} {req.path}",
+            tracing.parse(req.get_header(tracing.HEADER)),
+            kind="server",
+        )
+        req.context.span = span
+        tracing.enter(span.context)
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, trace_id=span.context.trace_id, span_id=span.context.span_id
+        )
         resp.set_header(REQUEST_ID_HEADER, request_id)
 
     def process_response(
@@ -70,6 +82,17 @@ class RequestContext:
         if reason:
             fields["reason"] = reason
         log.info("http_request", **fields)
+        span = getattr(req.context, "span", None)
+        if span is not None:
+            span.set(
+                **{
+                    "http.route": route,
+                    "http.status_code": status,
+                    "pamgate.request_id": request_id,
+                }
+            )
+            span.end()
+        tracing.enter(None)
         structlog.contextvars.clear_contextvars()
 
 

@@ -26,6 +26,7 @@ from gateway.store import (
     schema_0006,
     schema_0008,
     schema_0009,
+    schema_0010,
     schema_0012,
 )
 from gateway.store.database import is_postgres
@@ -98,6 +99,10 @@ def _outbox_delivery(db: Database) -> None:
     _run_ddl(db, schema_0008.DDL)
 
 
+def _outbox_traces(db: Database) -> None:
+    _run_ddl(db, schema_0010.DDL)
+
+
 def _payments_registry(db: Database) -> None:
     _run_ddl(db, schema_0009.DDL)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -152,6 +157,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "payments registry: methods, currencies, payments, ticket links", _payments_registry
     ),
+    Migration(10, "outbox traces: request id and traceparent, attempt trace ids", _outbox_traces),
     Migration(12, "audit log sealed in batches (no chain head to lock)", _sealed_audit),
 )
 

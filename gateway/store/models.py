@@ -295,6 +295,8 @@ class OutboxMessage(BaseModel):
     updated_at = DateTimeField()
     claim_token = CharField(max_length=36, null=True)  # the claim holding a `sending` row
     retry_base = IntegerField(default=0)  # `attempts` when last re-sent: the schedule restarts
+    request_id = CharField(max_length=64, null=True, index=True)  # the request that queued it
+    traceparent = CharField(max_length=55, null=True)  # that request's span (W3C)
 
     class Meta:
         indexes = ((("state", "next_attempt_at"), False),)
@@ -444,6 +446,8 @@ class OutboxAttempt(BaseModel):
     error = TextField(null=True)
     started_at = DateTimeField()
     finished_at = DateTimeField(index=True)
+    trace_id = CharField(max_length=32, null=True, index=True)  # sent as `traceparent`
+    span_id = CharField(max_length=16, null=True)  # the attempt's own span
 
     class Meta:
         indexes = ((("provider", "finished_at"), False),)
