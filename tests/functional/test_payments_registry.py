@@ -499,3 +499,34 @@ def test_another_windows_payment_is_not_found(client, app, window, clock) -> Non
     assert put.status_code == 404
     admin = bearer(app, Principal("admin-1", ADMIN))
     assert [p["id"] for p in client.simulate_get("/payments", headers=admin).json] == [theirs]
+
+
+# --- races over HTTP -------------------------------------------------------------------------
+
+
+def test_racing_posts_of_one_transaction_id_one_201_the_rest_409(app, window) -> None:
+    """16 clients post the same payment at once (PostgreSQL: real concurrency on the unique
+    index; SQLite: serialised): one 201, fifteen 409 `transaction_id already exists`, one
+    payment and one ledger transaction."""
+    import falcon.testing
+
+    from tests.concurrency import race
+
+    me = cookie(app, window, *ALL)
+
+    def arm(i: int) -> Callable[[], tuple[int, Any]]:
+        client = falcon.testing.TestClient(app)
+        raw = dumps(body(Decimal("12.34") + i, "txn-race"))
+
+        def send() -> tuple[int, Any]:
+            answer = client.simulate_post("/payments", body=raw, headers=me)
+            return answer.status_code, answer.json
+
+        return send
+
+    results = race(16, arm)
+    codes = sorted(code for code, _ in results)
+    assert codes == [201] + [409] * 15, results
+    assert all(b == {"error": "transaction_id already exists"} for c, b in results if c == 409)
+    assert snapshot() == (1, 1, 0)
+    assert reconcile().ok
