@@ -240,7 +240,7 @@ def render_lottery(d: DemoData, base: str) -> str:
     )
 
 
-# --- the payments registry (seed 001) -------------------------------------------------------
+# --- the payments registry -------------------------------------------------------
 
 PAYMENTS_PERMISSIONS = ("payments_read", "payments_create", "payments_update", "payments_delete")
 

@@ -1,4 +1,4 @@
-"""The payments registry (seed 001): `/payments…`, its bodies and `{"error": …}` shape."""
+"""The payments registry: `/payments…`, its bodies and `{"error": …}` shape."""
 
 from adapters.payments.protocol import PROTOCOL
 

@@ -1,6 +1,6 @@
 """The payments registry's family, declared: everything under `/payments`, callers with a
 back-office token (from `Authorization: Bearer` or the `accessToken` cookie) holding the
-route's `payments_*` permission, seed 001's `{"error": message}` bodies for every error,
+route's `payments_*` permission, the registry API's `{"error": message}` bodies for every error,
 core errors mapped by `translate.from_core`."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Falcon resources of the payments registry (seed 001): thin, one per route.
+"""Falcon resources of the payments registry: thin, one per route.
 
 Order in every handler: authenticate with the route's permission (401 without a valid token,
 403 without the permission; the token comes from `Authorization: Bearer` or the `accessToken`
-cookie), validate path ids and the body (400), call one core service, render seed 001's
+cookie), validate path ids and the body (400), call one core service, render the registry API's
 fields. An empty list is 204 with no body.
 """
 

@@ -1,7 +1,7 @@
-"""Registry ⇄ core: request bodies to core commands, core results to seed 001's fields, core
+"""Registry ⇄ core: request bodies to core commands, core results to the registry API's fields, core
 refusals to its `{"error": message}` bodies.
 
-Every error on a `/payments` path is `{"error": message}` (seed 001's shape, e.g. `409
+Every error on a `/payments` path is `{"error": message}` (the registry API's shape, e.g. `409
 {"error": "transaction_id already exists"}`); a validation error adds `details`, the
 offending fields with their messages. Money crosses here only: the wire carries decimal
 numbers in currency units, rendered with the currency's decimals (`45.50`, `0.00025000`),

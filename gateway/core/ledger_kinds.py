@@ -29,7 +29,7 @@ HOUSE_PAYOUTS = "house_payouts"  # prizes won (expense)
 TAX_LIABILITY = "tax_liability"  # excise and withholding tax owed
 PSP_CLEARING = "psp_clearing"  # what a payment provider collected for us
 PRIZE_LIABILITY = "prize_liability"  # prizes evaluated and not yet paid (retail, lottery)
-PAYMENT_CLEARING = "payment_clearing"  # what a payment method collected (registry, seed 001)
+PAYMENT_CLEARING = "payment_clearing"  # what a payment method collected (the payments registry)
 PAYMENTS_RECEIVED = "payments_received"  # payments the registry recorded, per currency
 
 REVERSAL_SUFFIX = ".reversal"
@@ -100,7 +100,7 @@ DECLARED: tuple[TxnKind, ...] = (
         frozenset({WINDOW_CASH, PLAYER_WALLET}) | _STAKE_SIDE,
         "a lottery ticket sold at a window or from a wallet",
     ),
-    # the payments registry (seed 001)
+    # the payments registry
     TxnKind(
         "payment.received",
         frozenset({PAYMENT_CLEARING, PAYMENTS_RECEIVED}),

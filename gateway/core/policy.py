@@ -206,7 +206,7 @@ def manage_outbox(principal: Principal) -> None:
         raise _refuse("only ADMIN may read or re-send outbox messages")
 
 
-# --- the payments registry (seed 001) ----------------------------------------------------------
+# --- the payments registry ----------------------------------------------------------
 
 
 def registry_window(principal: Principal) -> str | None:

@@ -485,7 +485,7 @@ class CircuitBreaker(BaseModel):
     retry_at = DateTimeField(null=True)
 
 
-# --- the payments registry (seed 001) -------------------------------------------------------
+# --- the payments registry -------------------------------------------------------
 
 
 class PaymentMethod(BaseModel):

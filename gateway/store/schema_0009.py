@@ -1,4 +1,4 @@
-"""Migration 9, frozen: the payments registry (seed 001).
+"""Migration 9, frozen: the payments registry.
 
 `payment_method` and `payment_currency`: the catalogue, seeded here (Cash, Credit Card,
 Bitcoin Lightning; EUR, USD, BTC, MXN, CRC) with ids derived from their names, so every

@@ -1,5 +1,5 @@
-"""The payments registry over HTTP (seed 001): every route with and without its permission,
-the token from the `accessToken` cookie or a Bearer header, seed 001's bodies, statuses and
+"""The payments registry over HTTP: every route with and without its permission,
+the token from the `accessToken` cookie or a Bearer header, the registry API's bodies, statuses and
 messages, 204 with no body for empty lists, 400 for malformed ids and amounts, 404 for unknown
 ids, and odd input that never answers 500 nor writes anything."""
 

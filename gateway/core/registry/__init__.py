@@ -1,4 +1,4 @@
-"""The payments registry (seed 001): payments recorded by the back office's callers (a POS),
+"""The payments registry: payments recorded by the back office's callers (a POS),
 each one money in the ledger, their methods and currencies, and the tickets they pay.
 
 `catalog` reads the seeded methods and currencies, `payments` records, corrects and voids

@@ -1,4 +1,4 @@
-"""Recording, correcting and voiding payments of the registry (seed 001).
+"""Recording, correcting and voiding payments of the registry.
 
 Every payment is money in the ledger: recording it posts `payment.received` (its method's
 clearing account debited, payments received credited, in the currency's minor units); a
