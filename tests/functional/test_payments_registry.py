@@ -321,6 +321,8 @@ def test_every_route_needs_a_token_and_its_permission(client, app, window, route
     forged = call({"Cookie": "accessToken=not.a.token"})
     assert forged.status_code == 401
     others = [p for p in ALL if p != permission]
+    for alone in others:  # each other permission on its own
+        assert call(cookie(app, window, alone)).status_code == 403, alone
     for headers in (
         cookie(app, window, *others),
         bearer(app, Principal("x", VENTANA, ventana_id=window, permissions=frozenset(others))),
