@@ -77,6 +77,10 @@ class Config:
     dispatch_workers: int = 10  # concurrent sends per dispatcher
     dispatch_poll_s: float = 1.0
     breaker_cooldown_s: float = 30.0
+    # core events (a payout waiting for approval, a paid ticket): the operator's endpoint,
+    # signed like the SMS webhook; empty: no event is queued
+    events_url: str = ""
+    events_secret: str = ""  # whsec_…, adds a v1 HMAC signature
 
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -155,24 +159,37 @@ def lease_problem(config: Config) -> str | None:
     return None
 
 
+def _whsec(environ: Mapping[str, str], name: str) -> str:
+    secret = environ.get(name, "")
+    if secret:
+        if not secret.startswith("whsec_"):
+            raise ConfigError(f"{name} must start with whsec_")
+        try:
+            decode_whsec(secret)
+        except ValueError as exc:  # the message names the problem, never the secret
+            raise ConfigError(f"{name}: {exc}") from None
+    return secret
+
+
 def _sms_settings(environ: Mapping[str, str]) -> dict[str, object]:
     provider = environ.get("PAMGATE_SMS_PROVIDER", "webhook")
     if provider not in SMS_PROVIDERS:
         raise ConfigError(f"PAMGATE_SMS_PROVIDER must be webhook or twilio, got {provider!r}")
-    secret = environ.get("PAMGATE_SMS_SECRET", "")
-    if secret:
-        if not secret.startswith("whsec_"):
-            raise ConfigError("PAMGATE_SMS_SECRET must start with whsec_")
-        try:
-            decode_whsec(secret)
-        except ValueError as exc:  # the message names the problem, never the secret
-            raise ConfigError(f"PAMGATE_SMS_SECRET: {exc}") from None
+    secret = _whsec(environ, "PAMGATE_SMS_SECRET")
+    events_secret = _whsec(environ, "PAMGATE_EVENTS_SECRET")
     url = environ.get("PAMGATE_SMS_URL", "")
+    events_url = environ.get("PAMGATE_EVENTS_URL", "")
     base = environ.get("PAMGATE_TWILIO_BASE_URL", "https://api.twilio.com")
-    for name, value in (("PAMGATE_SMS_URL", url), ("PAMGATE_TWILIO_BASE_URL", base)):
+    for name, value in (
+        ("PAMGATE_SMS_URL", url),
+        ("PAMGATE_EVENTS_URL", events_url),
+        ("PAMGATE_TWILIO_BASE_URL", base),
+    ):
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must be an http:// or https:// URL")
     return {
+        "events_url": events_url,
+        "events_secret": events_secret,
         "sms_provider": provider,
         "sms_url": url,
         "sms_secret": secret,

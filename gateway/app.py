@@ -22,7 +22,7 @@ import simplejson
 from adapters import backoffice, betengine, console, lottery, payments, sms
 from config.partners import PartnerDirectory
 from config.settings import Config
-from gateway.core import ledger
+from gateway.core import events, ledger
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.rejections import Tally
 from gateway.http import errors, openapi
@@ -77,6 +77,7 @@ def build_services(
     metrics = metrics or Metrics(config.metrics_dir)
     partners = PartnerDirectory(config.partners)
     families = Protocols([*PROTOCOLS, *protocols])
+    events.configure(enabled=bool(config.events_url))  # core events only with an endpoint
     return Services(
         config=config,
         db=database,

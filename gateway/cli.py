@@ -373,12 +373,17 @@ def cmd_dispatch(args: argparse.Namespace, config: Config) -> int:
     import signal
     import threading
 
-    from adapters.sms.dispatcher import build
+    from adapters.sms.dispatcher import build, build_events, run_all
 
     services = _current(config)
     stop = threading.Event()
     try:
-        dispatcher = build(services, stop=stop)
+        dispatchers = [build(services, stop=stop)] if args.kind in ("all", "sms") else []
+        if args.kind in ("all", "event"):
+            events = build_events(services, stop=stop)
+            if events is None and args.kind == "event":
+                raise ValueError("--kind event needs PAMGATE_EVENTS_URL")
+            dispatchers += [events] if events is not None else []
     except ValueError as exc:
         _close(services.db)
         raise CommandError(f"dispatch: {exc}") from None
@@ -389,9 +394,10 @@ def cmd_dispatch(args: argparse.Namespace, config: Config) -> int:
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     try:
-        sent = dispatcher.run(once=args.once, poll_s=config.dispatch_poll_s)
+        sent = run_all(dispatchers, once=args.once, poll_s=config.dispatch_poll_s)
     finally:
-        dispatcher.close()
+        for dispatcher in dispatchers:
+            dispatcher.close()
         _close(services.db)
     print(f"sent {sent} message(s)", flush=True)
     return 0
@@ -482,8 +488,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     p.set_defaults(handler=cmd_sweep)
 
-    p = verbs.add_parser("dispatch", help="deliver the outbox (SMS) through the provider")
+    p = verbs.add_parser(
+        "dispatch", help="deliver the outbox: SMS through the provider, events to the operator"
+    )
     p.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    p.add_argument(
+        "--kind",
+        choices=("all", "sms", "event"),
+        default="all",
+        help="what to deliver (default all: SMS, and events when PAMGATE_EVENTS_URL is set)",
+    )
     p.set_defaults(handler=cmd_dispatch)
 
     outbox_parser = verbs.add_parser("outbox", help="the outbox of messages to deliver")

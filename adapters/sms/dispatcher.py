@@ -1,6 +1,8 @@
 """The outbox dispatcher (`pamgate dispatch`): claims due SMS, sends them through the
-provider, records every attempt. Several may run, on several hosts: claims, rate limits and
-the circuit breaker live in the database (`gateway.core.delivery`).
+provider, records every attempt; a second one, when the operator's events endpoint is set,
+does the same for core events (`event` messages, no per-phone limit). Several may run, on
+several hosts: claims, rate limits and the circuit breaker live in the database
+(`gateway.core.delivery`).
 
 One step: take a batch (breaker, claim, rate limits), send it `workers` at a time, record
 the outcomes in one transaction. A failed attempt comes back on the retry schedule (or at
@@ -29,10 +31,28 @@ from typing import Any
 
 import requests
 
-from adapters.sms.providers import FAILED, Delivery, Provider, Sms, TwilioProvider, WebhookProvider
+from adapters.sms.providers import (
+    FAILED,
+    Delivery,
+    Event,
+    EventWebhook,
+    Provider,
+    Sms,
+    TwilioProvider,
+    WebhookProvider,
+)
 from config.settings import lease_problem
 from gateway import tracing
-from gateway.core import breaker, delivery, outbox, ratelimit, retry_schedule, sms_texts
+from gateway.core import (
+    breaker,
+    delivery,
+    events,
+    outbox,
+    ratelimit,
+    retry_schedule,
+    sms,
+    sms_texts,
+)
 from gateway.core.clock import Clock
 from gateway.core.outbox import Attempt, Message
 from gateway.logs import get_logger, mask_phone
@@ -64,6 +84,19 @@ def as_sms(message: Message, span: tracing.SpanContext | None = None) -> Sms:
     )
 
 
+def as_event(message: Message, span: tracing.SpanContext | None = None) -> Event:
+    if not isinstance(message.payload, dict):
+        raise TypeError("an event is a JSON object")
+    return Event(
+        message_id=message.message_id,
+        document=message.payload,
+        traceparent=span.traceparent if span is not None else None,
+    )
+
+
+RENDER = {sms.KIND: as_sms, events.KIND: as_event}
+
+
 def parent_span(message: Message) -> tracing.SpanContext:
     """The span a message's deliveries descend from: the request's that queued it."""
     return tracing.parse(message.traceparent) or tracing.root_of(message.message_id)
@@ -82,8 +115,11 @@ class Dispatcher:
         lease: dt.timedelta,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        kind: str = sms.KIND,
     ) -> None:
         self.provider = provider
+        self.kind = kind
+        self._render = RENDER[kind]
         self._clock = clock
         self._limits = limits
         self._policy = policy
@@ -106,6 +142,7 @@ class Dispatcher:
             lease=self._lease,
             limits=self._limits,
             policy=self._policy,
+            kind=self.kind,
         )
         if not batch.messages:
             return Step(claimed=batch.claimed, wait_until=batch.wait_until)
@@ -152,11 +189,11 @@ class Dispatcher:
         start = time.monotonic()
         span = tracing.start(f"deliver {message.kind}", parent_span(message), kind="client")
         try:
-            sms = as_sms(message, span.context)
+            item = self._render(message, span.context)
         except (KeyError, ValueError, TypeError) as exc:  # a message no template can render
             result = Delivery("refused", error=f"cannot render the message: {type(exc).__name__}")
         else:
-            result = self.provider.send(sms)
+            result = self.provider.send(item)
         finished_at = started_at + dt.timedelta(seconds=time.monotonic() - start)
         span.set(
             **{
@@ -182,7 +219,7 @@ class Dispatcher:
                 halt.set()
         to = message.payload.get("to") if isinstance(message.payload, dict) else None
         log.info(
-            "sms_attempt",
+            f"{self.kind}_attempt",
             message_id=message.message_id,
             provider=self.provider.name,
             to=mask_phone(str(to or "")),
@@ -212,31 +249,44 @@ class Dispatcher:
 
     def run(self, *, once: bool = False, poll_s: float = 1.0) -> int:
         """Deliver until stopped (or, `once`, until nothing due is left); the number sent."""
-        sent = 0
-        while not self.stop.is_set():
-            step = self.step()
-            sent += step.sent
-            if step.claimed:
-                continue
-            if once:
-                break
-            delay = poll_s
-            if step.wait_until is not None:
-                gap = (step.wait_until - self._clock.now()).total_seconds()
-                delay = min(max(gap, 0.01), poll_s)
-            self.stop.wait(delay)
-        return sent
+        return run_all([self], once=once, poll_s=poll_s)
+
+
+def run_all(dispatchers: list[Dispatcher], *, once: bool = False, poll_s: float = 1.0) -> int:
+    """Step each dispatcher in turn until stopped (any one's `stop`), or, `once`, until none
+    has anything due; the number sent by all."""
+    sent = 0
+    stop = dispatchers[0].stop
+    while not any(d.stop.is_set() for d in dispatchers):
+        steps = [d.step() for d in dispatchers]
+        sent += sum(s.sent for s in steps)
+        if any(s.claimed for s in steps):
+            continue
+        if once:
+            break
+        delay = poll_s
+        now = dispatchers[0]._clock.now()
+        for s in steps:
+            if s.wait_until is not None:
+                delay = min(max((s.wait_until - now).total_seconds(), 0.01), delay)
+        stop.wait(delay)
+    return sent
+
+
+def _session(services: Any) -> requests.Session:
+    session: requests.Session = services.http
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4, pool_maxsize=max(services.config.dispatch_workers, 10)
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def build_provider(services: Any) -> Provider:
     """The configured provider, on an HTTP session with a connection per worker."""
     config = services.config
-    session = services.http
-    adapter = requests.adapters.HTTPAdapter(
-        pool_connections=4, pool_maxsize=max(config.dispatch_workers, 10)
-    )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session = _session(services)
     if config.sms_provider == "twilio":
         return TwilioProvider(
             session,
@@ -254,6 +304,39 @@ def build_provider(services: Any) -> Provider:
         timeout_s=config.sms_timeout_s,
         signing_keys=[services.keys.current.signing_key],
         hmac_secret=config.sms_secret,
+    )
+
+
+def build_events(services: Any, *, stop: threading.Event | None = None) -> Dispatcher | None:
+    """The events dispatcher (core events to `PAMGATE_EVENTS_URL`), or None when no endpoint
+    is configured. Signed with pamgate's key (and `PAMGATE_EVENTS_SECRET`); the provider's
+    rate limit and breaker are its own; no per-phone limit."""
+    config = services.config
+    if not config.events_url:
+        return None
+    problem = lease_problem(config)
+    if problem:
+        raise ValueError(problem)
+    provider = EventWebhook(
+        _session(services),
+        config.events_url,
+        services.clock,
+        timeout_s=config.sms_timeout_s,
+        signing_keys=[services.keys.current.signing_key],
+        hmac_secret=config.events_secret,
+    )
+    return Dispatcher(
+        provider,
+        services.clock,
+        limits=delivery.Limits(
+            provider=ratelimit.Limit(config.sms_rate_per_s, config.sms_rate_burst), phone=None
+        ),
+        policy=breaker.Policy(cooldown=dt.timedelta(seconds=config.breaker_cooldown_s)),
+        batch=config.dispatch_batch,
+        workers=config.dispatch_workers,
+        lease=dt.timedelta(seconds=config.dispatch_lease_s),
+        stop=stop,
+        kind=events.KIND,
     )
 
 

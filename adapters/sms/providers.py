@@ -6,7 +6,10 @@
 - `twilio`: the Messages API form post (`To`, `From`, `Body`) with basic auth and
   `I-Twilio-Idempotency-Token` set to the message's stable id.
 
-Both send the attempt's W3C `traceparent` header (the trace of the request that queued the
+- `events`: a core event (`{"id", "type", "occurred_at", "data"}`) POSTed as JSON to the
+  operator's endpoint, signed like `webhook`; `webhook-id` is the event's id.
+
+All send the attempt's W3C `traceparent` header (the trace of the request that queued the
 message, a new span per attempt); Twilio ignores it, the attempt log keeps it.
 
 `send` never raises for a delivery problem: it answers a `Delivery` (`sent`; `failed`,
@@ -51,6 +54,15 @@ class Sms:
 
 
 @dataclass(frozen=True)
+class Event:
+    message_id: str  # the event's id, stable across attempts
+    document: dict[str, Any]  # what the endpoint receives
+    traceparent: str | None = None
+    to: str = ""  # no phone number, no secrets: nothing to scrub from errors but digit runs
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Delivery:
     outcome: str  # sent | failed | refused
     http_status: int | None = None
@@ -62,10 +74,10 @@ class Delivery:
 class Provider(Protocol):
     name: str
 
-    def send(self, sms: Sms) -> Delivery: ...
+    def send(self, item: Any) -> Delivery: ...  # an `Sms`, or an `Event` for `events`
 
 
-def scrub(text: str, sms: Sms) -> str:
+def scrub(text: str, sms: Sms | Event) -> str:
     """`text` without the phone number, the message's secrets or any long run of digits
     (each masked to its last 3 digits)."""
     for secret in (sms.to, sms.to.lstrip("+"), *sms.secrets):
@@ -96,7 +108,7 @@ def _read(response: requests.Response, deadline: float) -> bytes:
 
 
 def _post(
-    session: requests.Session, url: str, timeout_s: float, sms: Sms, **kwargs: Any
+    session: requests.Session, url: str, timeout_s: float, sms: Sms | Event, **kwargs: Any
 ) -> tuple[Delivery | None, requests.Response | None, bytes]:
     """POST with a timeout on connecting and on each read, and the whole body read within
     `timeout_s`; a transport failure is a `failed` delivery."""
@@ -117,7 +129,11 @@ def _post(
 
 
 def _outcome(
-    response: requests.Response, body: bytes, sms: Sms, clock: Clock, provider_id: str | None
+    response: requests.Response,
+    body: bytes,
+    sms: Sms | Event,
+    clock: Clock,
+    provider_id: str | None,
 ) -> Delivery:
     status = response.status_code
     outcome = classify(status)
@@ -151,6 +167,7 @@ def _json_id(body: bytes, name: str) -> str | None:
 
 class WebhookProvider:
     name = "webhook"
+    URL_SETTING = "PAMGATE_SMS_URL"
 
     def __init__(
         self,
@@ -163,7 +180,7 @@ class WebhookProvider:
         hmac_secret: str = "",
     ) -> None:
         if not url:
-            raise ValueError("the webhook provider needs PAMGATE_SMS_URL")
+            raise ValueError(f"the {self.name} provider needs {self.URL_SETTING}")
         if not signing_keys and not hmac_secret:
             raise ValueError("the webhook provider needs a signing key or PAMGATE_SMS_SECRET")
         self._session = session
@@ -178,23 +195,36 @@ class WebhookProvider:
         return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
 
     def send(self, sms: Sms) -> Delivery:
-        body = self.body(sms)
+        return self._signed_post(sms, self.body(sms))
+
+    def _signed_post(self, item: Sms | Event, body: bytes) -> Delivery:
         headers = standard_webhooks.headers(
-            sms.message_id,
+            item.message_id,
             unix(self._clock.now()),
             body,
             hmac_secrets=self._secrets,
             ed25519_keys=self._keys,
         )
         headers["Content-Type"] = "application/json"
-        if sms.traceparent:
-            headers[TRACEPARENT] = sms.traceparent
+        if item.traceparent:
+            headers[TRACEPARENT] = item.traceparent
         failure, response, raw = _post(
-            self._session, self._url, self._timeout_s, sms, data=body, headers=headers
+            self._session, self._url, self._timeout_s, item, data=body, headers=headers
         )
         if failure is not None or response is None:
             return failure or Delivery(FAILED, error="no response")
-        return _outcome(response, raw, sms, self._clock, _json_id(raw, "id"))
+        return _outcome(response, raw, item, self._clock, _json_id(raw, "id"))
+
+
+class EventWebhook(WebhookProvider):
+    """Core events to the operator's endpoint (`PAMGATE_EVENTS_URL`), signed like SMS."""
+
+    name = "events"
+    URL_SETTING = "PAMGATE_EVENTS_URL"
+
+    def send(self, event: Event) -> Delivery:  # type: ignore[override]
+        body = json.dumps(event.document, ensure_ascii=False, separators=(",", ":")).encode()
+        return self._signed_post(event, body)
 
 
 class TwilioProvider:

@@ -2,8 +2,9 @@
 was not sent. The dispatcher itself (`adapters/sms/dispatcher.py`) does the sending.
 
 `take`: the provider's circuit breaker decides first (open: nothing is claimed, so no
-attempt is spent; half-open: one probe message); then due `sms` messages are claimed
-(`FOR UPDATE SKIP LOCKED`); then the token buckets of the provider and of each phone number
+attempt is spent; half-open: one probe message); then due messages of the provider's kind
+(`sms`, or `event` for the operator's endpoint) are claimed (`FOR UPDATE SKIP LOCKED`); then
+the token buckets of the provider and, for SMS, of each phone number
 (`gateway.core.ratelimit`) decide which may go now; the others are given back, due when
 their tokens free up, without spending an attempt. `finish`: the attempts are logged and
 the messages moved on (`outbox.record`), then the breaker looks at the window.
@@ -24,7 +25,7 @@ from gateway.store.database import database, unit_of_work
 @dataclass(frozen=True)
 class Limits:
     provider: ratelimit.Limit
-    phone: ratelimit.Limit
+    phone: ratelimit.Limit | None  # None: messages without a phone number (events)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ def _to(message: Message) -> str:
     return str(payload.get("to", ""))
 
 
+def _need(provider_key: str, message: Message, limits: Limits) -> ratelimit.Need:
+    if limits.phone is None:
+        return ratelimit.Need(((provider_key, limits.provider),))
+    return ratelimit.Need(
+        ((provider_key, limits.provider), (phone_key(_to(message)), limits.phone))
+    )
+
+
 def take(
     provider: str,
     now: dt.datetime,
@@ -57,25 +66,20 @@ def take(
     lease: dt.timedelta,
     limits: Limits,
     policy: breaker.Policy,
+    kind: str = sms.KIND,
 ) -> Batch:
     gate = breaker.admit(provider, now, policy, probe_lease=lease)
     if gate.action == "wait":
         return Batch(wait_until=gate.until)
     probe = gate.action == "probe"
-    claimed = outbox.claim_due(now, 1 if probe else size, lease=lease, kinds=(sms.KIND,))
+    claimed = outbox.claim_due(now, 1 if probe else size, lease=lease, kinds=(kind,))
     if not claimed:
         if probe:
             breaker.release_probe(provider, now)
         return Batch()
     provider_key = "provider:" + provider
     with unit_of_work(database):
-        answers = ratelimit.admit(
-            [
-                ratelimit.Need(((provider_key, limits.provider), (phone_key(_to(m)), limits.phone)))
-                for m in claimed
-            ],
-            now,
-        )
+        answers = ratelimit.admit([_need(provider_key, m, limits) for m in claimed], now)
         waiting = [(m, t) for m, t in zip(claimed, answers, strict=True) if t is not None]
         outbox.defer(waiting, now)
     ready = [m for m, t in zip(claimed, answers, strict=True) if t is None]

@@ -9,6 +9,9 @@ liability of the ticket's operator is debited and the paying window's cash credi
 (`ticket.payment`); a reversal posts the mirror. `Ticket.paid_amount` is the sum of the
 payments not reversed (pending approvals included, so they cannot be overpaid either).
 
+A payment waiting for approval queues a `ticket_payment.pending_approval` event and a ticket
+becoming PAID a `ticket.paid` event (`gateway.core.events`), in the payment's transaction.
+
 This module never renders wire names or statuses; adapters do.
 """
 
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 from peewee import OperationalError
 
-from gateway.core import accounts, ledger, network, policy, tickets
+from gateway.core import accounts, events, ledger, network, policy, tickets
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
 from gateway.core.errors import AlreadyReversed, Conflict, Invalid, NotFound
 from gateway.core.idempotency import fingerprint
@@ -184,10 +187,13 @@ def _post(ctx: Context, t: Ticket, payment: TicketPayment) -> None:
     payment.status = POSTED
 
 
-def _settle_status(t: Ticket, is_final: bool, now: dt.datetime) -> None:
+def _settle_status(ctx: Context, t: Ticket, is_final: bool, payment: TicketPayment) -> None:
     if t.status == tickets.EVALUATED and (is_final or t.paid_amount >= t.payout):
         tickets.move(t, tickets.PAID)
-    tickets.save(t, now)
+        events.ticket_paid(
+            ctx, t, method=payment.method, payment_id=payment.id, ventana_id=payment.ventana_id
+        )
+    tickets.save(t, ctx.now)
 
 
 def pay(
@@ -249,8 +255,9 @@ def pay(
         t.paid_amount += cmd.amount
         if pending:
             tickets.save(t, ctx.now)
+            events.payment_pending_approval(ctx, t, payment)
         else:
-            _settle_status(t, cmd.is_final, ctx.now)
+            _settle_status(ctx, t, cmd.is_final, payment)
         return Done(
             view(payment),
             created=True,
@@ -307,7 +314,7 @@ def update(
         payment.updated_at = ctx.now
         payment.save()
         if payment.is_final and payment.status == POSTED:
-            _settle_status(t, True, ctx.now)
+            _settle_status(ctx, t, True, payment)
         return Done(view(payment), target_id=payment.id, details={"is_final": payment.is_final})
 
     return run(ctx, "TICKET_PAY_FINALIZE", body, target_type="ticket_payment", target_id=payment_id)
@@ -361,7 +368,7 @@ def approve(ctx: Context, principal: Principal, payment_id: str) -> Outcome:
         payment.approved_by = principal.user_id
         payment.updated_at = ctx.now
         payment.save()
-        _settle_status(t, payment.is_final, ctx.now)
+        _settle_status(ctx, t, payment.is_final, payment)
         return Done(view(payment), target_id=payment.id, details={"amount": payment.amount})
 
     return run(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.core import accounts, ledger, tickets
+from gateway.core import events as core_events
 from gateway.core.betengine.expiry import CHANNEL
 from gateway.core.betengine.messages import (
     CLOSE,
@@ -188,6 +189,7 @@ def _settle_won(ctx: Context, ticket: Ticket, event: TicketEvent) -> None:
     ticket.paid_amount = net
     tickets.move(ticket, tickets.PAID)  # paid at once to the wallet (method `system`)
     tickets.save(ticket, ctx.now)
+    core_events.ticket_paid(ctx, ticket, method="wallet")
     tickets.record_settlement(ticket, settlements.WON, txn, prev_status, prev_result, ctx.now)
 
 
