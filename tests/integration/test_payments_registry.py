@@ -268,3 +268,23 @@ def test_racing_corrections_leave_the_books_equal_to_the_last_one(db: Any, clock
     final = payments.get_payment(ADMIN, pid).amount
     assert balance("payments:received:BTC") == final
     assert reconcile().ok
+
+
+def test_reconcile_catches_payment_money_in_another_currency_or_for_no_payment(
+    db: Any, clock: Any
+) -> None:
+    from gateway.core import accounts, ledger
+    from gateway.store.database import unit_of_work
+
+    pid = record(clock, 25_000)
+    with unit_of_work(ledger.database):
+        now = clock.now()
+        for reference, currency in ((pid, "EUR"), ("no-such-payment", "BTC")):
+            clearing = accounts.payment_clearing("cash", currency, now)
+            received = accounts.payments_received(currency, now)
+            legs = [ledger.Leg(clearing, 700), ledger.Leg(received, -700)]
+            ledger.post("payment.received", legs, now=now, reference=reference)
+    check = reconcile().check("registry_payments_in_books")
+    assert not check.ok and check.count == 2
+    assert f"payment {pid} book +700 EUR" in check.detail
+    assert "payment no-such-payment book +700 BTC" in check.detail
