@@ -22,7 +22,7 @@ import simplejson
 from adapters import backoffice, betengine, console, lottery, payments, sms
 from config.partners import PartnerDirectory
 from config.settings import Config
-from gateway.core import events, ledger
+from gateway.core import events, ledger, statements
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.rejections import Tally
 from gateway.http import errors, openapi
@@ -78,6 +78,7 @@ def build_services(
     partners = PartnerDirectory(config.partners)
     families = Protocols([*PROTOCOLS, *protocols])
     events.configure(enabled=bool(config.events_url))  # core events only with an endpoint
+    statements.configure(config.timezone)
     return Services(
         config=config,
         db=database,

@@ -22,6 +22,7 @@ from gateway.core.commands import Context
 from gateway.core.lottery import TIMEZONE as LOTTERY_TIMEZONE
 from gateway.core.lottery import draws as lottery_draws
 from gateway.core.principal import ADMIN, VENTANA, Principal
+from gateway.demo_counter import CounterDemo, render_counter, seed_counter
 from gateway.http.auth import TokenService
 from gateway.store.models import Banca, Player, Ventana
 
@@ -44,6 +45,7 @@ class DemoData:
     draw_number: str = ""
     payments_token: str = ""  # VENTANA of the demo window with every payments_* permission
     available: int = DEMO_FUNDS  # the player's available balance, read after seeding
+    counter: CounterDemo | None = None  # logins and a winner to pay at the counter
 
 
 def seed(config: Config, clock: Clock) -> DemoData:
@@ -136,6 +138,7 @@ def seed(config: Config, clock: Clock) -> DemoData:
         draw_number=draw_number,
         payments_token=payments_token,
         available=available,
+        counter=seed_counter(ctx, config, banca_id, ventana_id),
     )
 
 
@@ -390,4 +393,6 @@ def render(d: DemoData, base: str = "http://127.0.0.1:8000") -> str:
         out.append(render_lottery(d, base))
     if d.payments_token:
         out.append(render_payments(d, base))
+    if d.counter is not None:
+        out.append(render_counter(d.counter, base))
     return "\n".join(out)

@@ -118,6 +118,7 @@ def payment(v: payouts.PaymentView) -> dict[str, Any]:
 def history(h: payouts.PaymentHistory) -> dict[str, Any]:
     return {
         "ticketId": h.ticket_id,
+        "status": h.status,
         "totalPayout": to_units(h.total_payout, h.currency),
         "totalPaid": to_units(h.total_paid, h.currency),
         "remainingAmount": to_units(h.remaining, h.currency),

@@ -10,6 +10,7 @@ from typing import Any
 import falcon
 
 from adapters.backoffice import (
+    accounts_resources,
     auth_resources,
     openapi,
     outbox_resources,
@@ -52,6 +53,10 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/api/v1/ticket-payments/{payment_id}/reverse", pay.TicketPaymentReverse(*args))
     app.add_route("/api/v1/ticket-payments/{payment_id}/approve", pay.TicketPaymentApprove(*args))
     app.add_route("/api/v1/tickets/{ticket_id}/payment-history", pay.TicketPaymentHistory(*args))
+    acc = accounts_resources
+    app.add_route("/api/v1/accounts/payment", acc.AccountPayments(*args))
+    app.add_route("/api/v1/accounts/reverse-payment", acc.AccountPaymentReverse(*args))
+    app.add_route("/api/v1/accounts/statements", acc.AccountStatements(*args))
 
 
 PROTOCOL = Protocol(

@@ -103,6 +103,7 @@ class _Strict(Schema):
 
 class NewBanca(_Strict):
     name = _name()
+    currency = Text(load_default="MXN", validate=validate.OneOf(sorted(CURRENCIES)))
 
 
 class NewVentana(_Strict):

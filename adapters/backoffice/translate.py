@@ -121,7 +121,7 @@ def minor(amount: Decimal, currency: str, field: str = "amount") -> int:
 
 
 def new_banca(data: Mapping[str, Any]) -> network.NewBanca:
-    return network.NewBanca(name=data["name"].strip())
+    return network.NewBanca(name=data["name"].strip(), currency=data["currency"])
 
 
 def new_ventana(data: Mapping[str, Any]) -> network.NewVentana:
@@ -175,7 +175,7 @@ def _units(amount: int, currency: str) -> Decimal:
 
 
 def _banca(v: network.BancaView) -> dict[str, Any]:
-    return {"id": v.id, "name": v.name}
+    return {"id": v.id, "name": v.name, "currency": v.currency}
 
 
 def _ventana(v: network.VentanaView) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import datetime as dt
 
 from gateway.core.ledger import CREDIT, DEBIT, AccountSpec, ensure_account
 from gateway.core.ledger_kinds import (
+    BANCA_CASH,
     HOUSE_CASH,
     HOUSE_PAYOUTS,
     HOUSE_STAKES,
@@ -20,6 +21,7 @@ from gateway.core.ledger_kinds import (
     PLAYER_WALLET,
     PRIZE_LIABILITY,
     PSP_CLEARING,
+    SELLER_CASH,
     TAX_LIABILITY,
     WINDOW_CASH,
 )
@@ -151,3 +153,20 @@ def payment_clearing(method: str, currency: str, now: dt.datetime) -> Account:
 def payments_received(currency: str, now: dt.datetime) -> Account:
     """Payments the registry recorded in a currency (what customers paid the house)."""
     return _busy(f"payments:received:{currency}", PAYMENTS_RECEIVED, currency, CREDIT, now)
+
+
+def banca_cash(banca_id: str, currency: str, now: dt.datetime) -> Account:
+    """What a banca received from (or paid to) its windows settling their accounts."""
+    return _busy(
+        f"banca:{banca_id}:cash:{currency}", BANCA_CASH, currency, DEBIT, now, ("banca", banca_id)
+    )
+
+
+def seller_cash(vendedor_id: str, currency: str, now: dt.datetime) -> Account:
+    """What a seller settled with its window: its sales sit in the window's cash, so a
+    seller's payments make this negative (what it handed over) and collections positive."""
+    return _busy(
+        f"vendedor:{vendedor_id}:cash:{currency}",
+        SELLER_CASH,
+        ("vendedor", vendedor_id),
+    )

@@ -31,6 +31,8 @@ PSP_CLEARING = "psp_clearing"  # what a payment provider collected for us
 PRIZE_LIABILITY = "prize_liability"  # prizes evaluated and not yet paid (retail, lottery)
 PAYMENT_CLEARING = "payment_clearing"  # what a payment method collected (the payments registry)
 PAYMENTS_RECEIVED = "payments_received"  # payments the registry recorded, per currency
+BANCA_CASH = "banca_cash"  # what a banca holds from settling its windows' accounts
+SELLER_CASH = "seller_cash"  # what a seller settled with its window
 
 REVERSAL_SUFFIX = ".reversal"
 
@@ -92,8 +94,8 @@ DECLARED: tuple[TxnKind, ...] = (
     ),
     TxnKind(
         "account.payment",
-        frozenset({WINDOW_CASH, HOUSE_CASH}),
-        "a window settles its account with the house",
+        frozenset({SELLER_CASH, WINDOW_CASH, BANCA_CASH, HOUSE_CASH}),
+        "a seller, window or banca settles its account with its parent (payment or collection)",
     ),
     TxnKind(
         "lottery.sale",

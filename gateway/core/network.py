@@ -16,6 +16,7 @@ from gateway.store.models import Banca, Vendedor, Ventana
 @dataclass(frozen=True)
 class NewBanca:
     name: str
+    currency: str = "MXN"  # its statements' currency
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class NewVendedor:
 class BancaView:
     id: str
     name: str
+    currency: str = "MXN"  # results stored before bancas had a currency were MXN
 
 
 @result
@@ -59,7 +61,7 @@ class VendedorView:
 
 
 def banca_view(b: Banca) -> BancaView:
-    return BancaView(id=b.id, name=b.name)
+    return BancaView(id=b.id, name=b.name, currency=b.currency)
 
 
 def ventana_view(v: Ventana) -> VentanaView:
@@ -86,7 +88,9 @@ def create_banca(ctx: Context, principal: Principal, cmd: NewBanca) -> Outcome:
     policy.change_network(principal)
 
     def body() -> Done:
-        banca = Banca.create(id=str(uuid.uuid4()), name=cmd.name, created_at=ctx.now)
+        banca = Banca.create(
+            id=str(uuid.uuid4()), name=cmd.name, currency=cmd.currency, created_at=ctx.now
+        )
         return Done(banca_view(banca), created=True, target_id=banca.id)
 
     return run(ctx, "BANCA_CREATE", body, target_type="banca")

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from peewee import OperationalError
 
-from gateway.core import accounts, events, ledger, network, policy, tickets
+from gateway.core import accounts, events, ledger, network, policy, statements, tickets
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
 from gateway.core.errors import AlreadyReversed, Conflict, Invalid, NotFound
 from gateway.core.idempotency import fingerprint
-from gateway.core.principal import Principal, Scope
+from gateway.core.principal import VENDEDOR, Principal, Scope
 from gateway.core.results import result
 from gateway.store.database import database, locked
 from gateway.store.models import LedgerTxn, Ticket, TicketPayment, Ventana
@@ -103,6 +103,7 @@ class PaymentView:
 @dataclass(frozen=True)
 class PaymentHistory:
     ticket_id: str
+    status: str
     currency: str
     total_payout: int
     total_paid: int
@@ -170,7 +171,7 @@ def _lock_ticket(ticket_id: str) -> Ticket:
     return row
 
 
-def _post(ctx: Context, t: Ticket, payment: TicketPayment) -> None:
+def _post(ctx: Context, t: Ticket, payment: TicketPayment, banca: str | None = None) -> None:
     liability = accounts.prize_liability(t.operator, t.currency, ctx.now)
     cash = accounts.window_cash(payment.ventana_id, t.currency, ctx.now)
     # liability is credit-normal: debiting it (positive) lowers what is owed.
@@ -185,6 +186,21 @@ def _post(ctx: Context, t: Ticket, payment: TicketPayment) -> None:
     )
     payment.txn = txn.id
     payment.status = POSTED
+    _count_payout(payment, +1, banca)
+
+
+def _count_payout(payment: TicketPayment, sign: int, banca: str | None = None) -> None:
+    """The paying position's day (the day it was made) counts the prize, or no longer does."""
+    if banca is None:
+        banca = Ventana.select(Ventana.banca).where(Ventana.id == payment.ventana_id).scalar()
+    statements.record_payout(
+        banca,
+        payment.ventana_id,
+        payment.vendedor_id,
+        payment.created_at,
+        payment.currency,
+        sign * payment.amount,
+    )
 
 
 def _settle_status(ctx: Context, t: Ticket, is_final: bool, payment: TicketPayment) -> None:
@@ -231,12 +247,14 @@ def pay(
                 "amountPaid exceeds what remains to pay", field="amountPaid", remaining=remaining
             )
         window = policy.paying_window(who, cmd.ventana_id, t.ventana_id)
-        if not Ventana.select().where(Ventana.id == window).exists():
+        banca = Ventana.select(Ventana.banca).where(Ventana.id == window).scalar()
+        if banca is None:
             raise Invalid("ventanaId names no sales window", field="ventanaId")
         payment = TicketPayment(
             id=str(uuid.uuid4()),
             ticket=t.id,
             ventana=window,
+            vendedor=who.vendedor_id if who.role == VENDEDOR else None,
             amount=cmd.amount,
             currency=t.currency,
             method=cmd.method,
@@ -250,7 +268,7 @@ def pay(
         )
         pending = bool(approval_threshold) and cmd.amount > approval_threshold
         if not pending:
-            _post(ctx, t, payment)
+            _post(ctx, t, payment, banca)
         payment.save(force_insert=True)
         t.paid_amount += cmd.amount
         if pending:
@@ -336,6 +354,7 @@ def reverse(ctx: Context, principal: Principal, payment_id: str, reason: str) ->
                 original, now=ctx.now, actor=ctx.actor.id, request_id=ctx.request_id, memo=reason
             )
             payment.reversal_txn = mirror.id
+            _count_payout(payment, -1)
         payment.is_reversed = True
         payment.reversed_by = principal.user_id
         payment.reason = reason
@@ -390,6 +409,7 @@ def history(principal: Principal, ticket_id: str) -> PaymentHistory:
     paid = sum(p.amount for p in rows if p.status == POSTED and not p.is_reversed)
     return PaymentHistory(
         ticket_id=t.id,
+        status=t.status,
         currency=t.currency,
         total_payout=t.payout,
         total_paid=paid,

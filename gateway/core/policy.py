@@ -234,3 +234,21 @@ def watch_books(principal: Principal) -> None:
     """The reconciliation report and the audit chain check: ADMIN."""
     if principal.role != ADMIN:
         raise _refuse("only ADMIN may read the reconciliation and the audit chain")
+
+
+# --- account payments and statements (SPEC 7) ---------------------------------------------------
+
+
+def settle_account_kind(principal: Principal, kind: str) -> None:
+    """Account payments and statements: ADMIN and VENTANA staff; a banca's only ADMIN."""
+    if principal.role not in WINDOW_STAFF:
+        raise _refuse("sellers may not settle or read accounts")
+    if kind == "banca" and principal.role != ADMIN:
+        raise _refuse("only ADMIN may settle or read a banca's account")
+
+
+def settle_account(principal: Principal, kind: str, target: Scope) -> None:
+    """… of a resolved dimension: a VENTANA only its own window and its sellers."""
+    settle_account_kind(principal, kind)
+    if not may_act_on(principal, target):
+        raise _refuse("account belongs to another window")

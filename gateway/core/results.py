@@ -35,16 +35,24 @@ def dump(value: Any) -> str:
     cls = type(value)
     if _TYPES.get(cls.__name__) is not cls:
         raise TypeError(f"{cls.__name__} is not a registered result type")
+    return json.dumps(_tagged(value), separators=(",", ":"))
+
+
+def _tagged(value: Any) -> dict[str, Any]:
+    cls = type(value)
     data = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return json.dumps(
-        {"type": cls.__name__, "v": getattr(cls, "VERSION", 1), "data": data}, separators=(",", ":")
-    )
+    return {"type": cls.__name__, "v": getattr(cls, "VERSION", 1), "data": data}
 
 
 def _encode(value: Any) -> Any:
-    """JSON for a field: datetimes tagged so they come back as datetimes."""
+    """JSON for a field: datetimes, dates and nested results tagged so they come back as
+    themselves."""
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if dataclasses.is_dataclass(value) and _TYPES.get(type(value).__name__) is type(value):
+        return {"$result": _tagged(value)}
     if isinstance(value, list | tuple):
         return [_encode(v) for v in value]
     return value
@@ -53,6 +61,10 @@ def _encode(value: Any) -> Any:
 def _decode(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$datetime"}:
         return dt.datetime.fromisoformat(value["$datetime"])
+    if isinstance(value, dict) and set(value) == {"$date"}:
+        return dt.date.fromisoformat(value["$date"])
+    if isinstance(value, dict) and set(value) == {"$result"}:
+        return _rebuild(value["$result"])
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
@@ -62,6 +74,10 @@ def load(text: str) -> Any:
     stored = json.loads(text)
     if stored.get("type") is None:
         return None
+    return _rebuild(stored)
+
+
+def _rebuild(stored: dict[str, Any]) -> Any:
     cls = _TYPES[stored["type"]]
     data = {name: _decode(value) for name, value in stored["data"].items()}
     version = stored.get("v", 1)

@@ -24,7 +24,7 @@ import nacl.pwhash
 
 from gateway.core import network, policy
 from gateway.core.commands import Context, Done, run
-from gateway.core.errors import Conflict, CoreError, Invalid
+from gateway.core.errors import Conflict, CoreError, Invalid, NotFound
 from gateway.core.principal import Principal
 from gateway.core.results import result
 from gateway.store.database import database, locked, unit_of_work
@@ -380,3 +380,24 @@ def logout(ctx: Context, token: str) -> None:
         return Done(target_id=row.user_id, details={"family": row.family_id, "revoked": revoked})
 
     run(ctx, "auth.logout", body, target_type="user")
+
+
+def set_password(ctx: Context, username: str, password: str) -> None:
+    """Give an existing user a new password (and clear its lockout): operators' resets and
+    the demo's fresh printed passwords. `NotFound` for an unknown user."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise Invalid(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    password_hash = hash_password(password)
+
+    def body() -> Done:
+        user = User.get_or_none(User.username == username)
+        if user is None:
+            raise NotFound(f"user {username} not found")
+        user.password_hash = password_hash
+        user.failed_logins = 0
+        user.failures_since = None
+        user.locked_until = None
+        user.save()
+        return Done(None, target_id=user.id)
+
+    run(ctx, "user.password", body, target_type="user")

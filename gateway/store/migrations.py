@@ -24,6 +24,7 @@ from gateway.store import (
     schema_0004,
     schema_0005,
     schema_0006,
+    schema_0007,
     schema_0008,
     schema_0009,
     schema_0010,
@@ -95,6 +96,10 @@ def _ticket_payments(db: Database) -> None:
     _run_ddl(db, schema_0006.DDL)
 
 
+def _statements(db: Database) -> None:
+    _run_ddl(db, schema_0007.DDL)
+
+
 def _outbox_delivery(db: Database) -> None:
     _run_ddl(db, schema_0008.DDL)
 
@@ -151,6 +156,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "lottery draws and tickets", _lottery),
     Migration(5, "back-office users and refresh tokens", _users),
     Migration(6, "ticket payments", _ticket_payments),
+    Migration(7, "account payments and daily statements", _statements),
     Migration(
         8, "outbox delivery: attempts, sms dedup, rate buckets, circuit breakers", _outbox_delivery
     ),

@@ -42,6 +42,7 @@ class SchemaMigration(BaseModel):
 class Banca(BaseModel):
     id = CharField(max_length=36, primary_key=True)
     name = CharField(max_length=200)
+    currency = CharField(max_length=3, default="MXN")  # its statements' currency
     created_at = DateTimeField()
 
 
@@ -367,6 +368,7 @@ class TicketPayment(BaseModel):
     id = CharField(max_length=36, primary_key=True)
     ticket = ForeignKeyField(Ticket, backref="payments", on_delete="RESTRICT")
     ventana = ForeignKeyField(Ventana, on_delete="RESTRICT")
+    vendedor = ForeignKeyField(Vendedor, null=True, on_delete="RESTRICT")  # a paying seller
     amount = BigIntegerField()
     currency = CharField(max_length=3)
     method = CharField(max_length=20)
@@ -561,6 +563,67 @@ class AuditSeal(BaseModel):
 SEEDED_BY_MIGRATIONS: tuple[type[BaseModel], ...] = (PaymentMethod, PaymentCurrency)
 
 
+# --- account payments and daily statements (SPEC 7) -------------------------------------------
+
+
+class DailyActivity(BaseModel):
+    """What one position of the sales network did on one business day, kept in the same
+    transaction as the money it sums: statements add these rows up instead of scanning
+    tickets. A position is a seller (`ventana`, `vendedor`), a window itself (`vendedor`
+    empty) or a banca itself (both empty). Sales and payouts count where they happened;
+    `paid`/`collected`/`settlements`/`finals` count account payments of exactly that
+    dimension. One row per position and day, so only one seller's own sales share a row."""
+
+    id = BigAutoField()
+    banca = CharField(max_length=36)
+    ventana = CharField(max_length=36)
+    vendedor = CharField(max_length=36)
+    day = DateField()
+    currency = CharField(max_length=3)
+    sales = BigIntegerField(default=0)
+    payouts = BigIntegerField(default=0)
+    paid = BigIntegerField(default=0)
+    collected = BigIntegerField(default=0)
+    settlements = IntegerField(default=0)  # account payments and collections not reversed
+    finals = IntegerField(default=0)  # of which marked `isFinal`
+
+    class Meta:
+        indexes = (
+            (("ventana", "vendedor", "day", "currency", "banca"), True),
+            (("banca", "day"), False),
+        )
+
+
+class AccountPayment(BaseModel):
+    """A payment (the dimension pays its parent) or collection (the parent pays it) that
+    settles a dimension's account for a business day; reversed with the mirror transaction."""
+
+    id = CharField(max_length=36, primary_key=True)
+    dimension = CharField(max_length=10)  # banca | ventana | vendedor
+    banca = CharField(max_length=36)
+    ventana = CharField(max_length=36)
+    vendedor = CharField(max_length=36)
+    day = DateField()
+    time = CharField(max_length=5)
+    amount = BigIntegerField()
+    currency = CharField(max_length=3)
+    type = CharField(max_length=12)  # payment | collection
+    method = CharField(max_length=20)
+    notes = CharField(max_length=500, null=True)
+    is_final = BooleanField(default=False)
+    idempotency_key = CharField(max_length=100)
+    paid_by = CharField(max_length=100)
+    txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT", backref="account_payments")
+    is_reversed = BooleanField(default=False)
+    reversal_txn = ForeignKeyField(
+        LedgerTxn, null=True, on_delete="RESTRICT", backref="reversed_account_payments"
+    )
+    reversed_by = CharField(max_length=100, null=True)
+    reason = CharField(max_length=300, null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaMigration,
     Banca,
@@ -593,4 +656,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     RegistryPayment,
     PaymentTicketLink,
     AuditSeal,
+    DailyActivity,
+    AccountPayment,
 )

@@ -65,3 +65,29 @@ def test_only_registered_frozen_dataclasses_are_results() -> None:
 
     with pytest.raises(TypeError):
         result(Mutable)
+
+
+@result
+@dataclass(frozen=True)
+class DayTotal:
+    day: dt.date
+    total: int
+
+
+@result
+@dataclass(frozen=True)
+class WithNested:
+    """A result holding other results and a list of them (an account payment and its day)."""
+
+    first: DayTotal
+    days: list[DayTotal]
+
+
+def test_nested_results_and_dates_round_trip() -> None:
+    value = WithNested(
+        first=DayTotal(dt.date(2026, 3, 15), 132500),
+        days=[DayTotal(dt.date(2026, 3, 16), -5), DayTotal(dt.date(2026, 3, 17), 0)],
+    )
+    back = results.load(results.dump(value))
+    assert back == value
+    assert isinstance(back.first.day, dt.date) and not isinstance(back.first.day, dt.datetime)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gateway.core import accounts, ledger, policy, tickets
+from gateway.core import accounts, ledger, policy, statements, tickets
 from gateway.core.commands import Context, Done, IdemKey, Outcome, run
 from gateway.core.errors import IdempotencyConflict, Invalid
 from gateway.core.idempotency import fingerprint
@@ -331,4 +331,5 @@ def _sell(
         request_id=ctx.request_id,
         memo=f"lottery {draw.draw_number} {sale.reference_number}",
     )
+    statements.record_sale(cmd.payee_id, ventana_id, vendedor_id, ctx.now, CURRENCY, total)
     return sale

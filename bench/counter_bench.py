@@ -1,0 +1,362 @@
+"""The sales counter on PostgreSQL: statements over a long history, and cashiers paying
+winners concurrently.
+
+    .venv/bin/python bench/counter_bench.py [--tickets 1000000] [--winners 1000]
+        [--streams 2] [--json PATH]
+
+- `statements`: one window with `--tickets` lottery tickets spread over the last 730
+  business days (ten sellers and the window itself), bulk-loaded with SQL: the ticket rows,
+  and the `daily_activity` rows the sale path adds for them (one `INSERT … SELECT … GROUP BY`
+  of those tickets: the same sums the sales would have made one by one). Then
+  `GET /api/v1/accounts/statements` for the last 365 days, in-process through the whole
+  falcon app (token, validation, RBAC, the query, JSON), timed 30 times; the same for the
+  window's seller and for the banca. The 365 days' `totalSales` is checked against the
+  ticket rows themselves, and the statement query's plan is printed.
+- `payments`: `--winners` winning lottery tickets sold through the real sale service at two
+  windows and evaluated by recording the draw's results; then `pamgate serve` (gunicorn, 2
+  workers) and two cashiers (VENTANA tokens of the two windows) paying their windows'
+  tickets concurrently over HTTP, each with `--streams` connections; payments/s over the
+  whole run, every ticket `PAID` once, and `reconcile()` clean afterwards.
+
+PostgreSQL runs on a throwaway database created on `PAMGATE_BENCH_PG` (default
+postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import falcon.testing
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from betengine_bench import free_port  # noqa: E402
+from lottery_bench import ADMIN_USER, postgres_url  # noqa: E402
+
+from config.settings import Config  # noqa: E402
+from gateway.app import create_app  # noqa: E402
+from gateway.core import network, statements  # noqa: E402
+from gateway.core.audit import Actor  # noqa: E402
+from gateway.core.clock import FixedClock, SystemClock  # noqa: E402
+from gateway.core.commands import Context  # noqa: E402
+from gateway.core.lottery import draws, sales  # noqa: E402
+from gateway.core.principal import VENTANA, Principal  # noqa: E402
+from gateway.core.reconcile import reconcile  # noqa: E402
+from gateway.http.auth import TokenService  # noqa: E402
+from gateway.store.database import bind, open_database  # noqa: E402
+from gateway.store.migrations import migrate  # noqa: E402
+from gateway.store.models import Ticket, TicketPayment  # noqa: E402
+from signing.keys import Keyring, generate_keypair  # noqa: E402
+from signing.receipts import security_number  # noqa: E402
+
+JWT_SECRET = "bench-jwt-secret-with-at-least-32-characters"
+TZ = "America/Costa_Rica"
+BOARD = "3,11,19,27,35,43"
+PRIZES = {"base": {"6": 5_000_000, "5": 100_000, "4": 5_000, "3": 1_500}}
+
+
+def _ctx(now: dt.datetime) -> Context:
+    return Context(actor=Actor("user", "bench"), now=now, request_id="bench")
+
+
+def _config(url: str) -> Config:
+    return Config(env="test", database_url=url, jwt_secret=JWT_SECRET, timezone=TZ)
+
+
+# --- statements ------------------------------------------------------------------------------
+
+_LOAD_TICKETS = """
+INSERT INTO ticket (id, channel, operator, external_id, banca_id, ventana_id, vendedor_id,
+    type, currency, status, result, price, stake, gross_payout, net_payout, wht_amount,
+    ext_amount, payout, paid_amount, generation, tombstone, raw, created_at, updated_at)
+SELECT md5('t' || g)::uuid::text, 'lottery', %(banca)s, 'bulk-' || g, %(banca)s, %(ventana)s,
+    CASE WHEN g %% 11 = 0 THEN NULL ELSE (%(sellers)s::text[])[1 + g %% 10] END,
+    'lottery', 'MXN', 'EVALUATED', 'lost', 1500 * (1 + g %% 3), 1500 * (1 + g %% 3),
+    0, 0, 0, 0, 0, 0, 0, false, '{}',
+    %(start)s::timestamp + (g * %(step)s) * interval '1 second',
+    %(start)s::timestamp + (g * %(step)s) * interval '1 second'
+FROM generate_series(1, %(count)s) AS g
+"""
+
+# what the sale path adds per ticket, summed per seller and business day
+_LOAD_DAYS = """
+INSERT INTO daily_activity (banca, ventana, vendedor, day, currency, sales, payouts, paid,
+    collected, settlements, finals)
+SELECT banca_id, ventana_id, COALESCE(vendedor_id, ''),
+    (created_at AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date, currency, SUM(stake),
+    0, 0, 0, 0, 0
+FROM ticket WHERE ventana_id = %(ventana)s
+GROUP BY banca_id, ventana_id, COALESCE(vendedor_id, ''),
+    (created_at AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date, currency
+"""
+
+_SALES_OF_RANGE = """
+SELECT COALESCE(SUM(stake), 0) FROM ticket WHERE ventana_id = %(ventana)s
+  AND (created_at AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date BETWEEN %(first)s AND %(last)s
+"""
+
+
+def _timed(client: Any, params: dict[str, str], headers: dict[str, str], runs: int) -> dict:
+    times: list[float] = []
+    body: Any = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        resp = client.simulate_get("/api/v1/accounts/statements", params=params, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+        assert resp.status_code == 200, resp.text
+        body = resp.json
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+        "max_ms": round(times[-1], 1),
+        "days": len(body["data"]),
+        "body": body,
+    }
+
+
+def bench_statements(url: str, count: int) -> dict[str, Any]:
+    now = SystemClock().now()
+    db = bind(open_database(url, pool_size=4))
+    migrate(db)
+    statements.configure(TZ)
+    ctx = _ctx(now)
+    banca = network.create_banca(ctx, ADMIN_USER, network.NewBanca("Bench Banca")).result.id
+    ventana = network.create_ventana(
+        ctx, ADMIN_USER, network.NewVentana(banca, "Bench Ventana", 350)
+    ).result.id
+    sellers = [
+        network.create_vendedor(
+            ctx, ADMIN_USER, network.NewVendedor(ventana, f"Seller {i}", 200)
+        ).result.id
+        for i in range(10)
+    ]
+    start = now - dt.timedelta(days=730)
+    step = 730 * 86400 / count
+    print(f"[statements] loading {count:,} tickets over 730 days …", flush=True)
+    t0 = time.perf_counter()
+    args = {"banca": banca, "ventana": ventana, "sellers": sellers, "start": start}
+    args |= {"step": step, "count": count, "tz": TZ}
+    with db.atomic():
+        cur = db.cursor()  # named parameters: straight to psycopg2
+        cur.execute(_LOAD_TICKETS, args)
+        cur.execute(_LOAD_DAYS, args)
+    db.execute_sql("ANALYZE")
+    load_s = time.perf_counter() - t0
+    rows = db.execute_sql("SELECT COUNT(*) FROM daily_activity").fetchone()[0]
+    app = create_app(_config(url), db=db, clock=FixedClock(now))
+    client = falcon.testing.TestClient(app)
+    admin = {"Authorization": f"Bearer {app.services.tokens.mint(ADMIN_USER)}"}
+    window = Principal(user_id="bench-window", role=VENTANA, ventana_id=ventana)
+    cashier = {"Authorization": f"Bearer {app.services.tokens.mint(window)}"}
+    last = statements.business_day(now)
+    first = last - dt.timedelta(days=364)
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    out: dict[str, Any] = {"tickets": count, "daily_rows": rows, "load_s": round(load_s, 1)}
+    for label, params, headers in (
+        ("window_365d", {"ventanaId": ventana, **span}, cashier),
+        ("seller_365d", {"vendedorId": sellers[0], **span}, admin),
+        ("banca_365d", {"bancaId": banca, **span}, admin),
+    ):
+        result = _timed(client, params, headers, 30)
+        body = result.pop("body")
+        out[label] = result
+        if label == "window_365d":
+            cur = db.cursor()
+            cur.execute(
+                _SALES_OF_RANGE, {"ventana": ventana, "tz": TZ, "first": first, "last": last}
+            )
+            expected = cur.fetchone()[0]
+            got = sum(round(float(d["totalSales"]) * 100) for d in body["data"])
+            assert got == expected, (got, expected)
+            out["window_365d"]["sales_match_tickets"] = True
+    plan = db.execute_sql(
+        "EXPLAIN SELECT day, ventana, SUM(sales), SUM(payouts) FROM daily_activity "
+        "WHERE ventana = %s AND currency = 'MXN' AND day BETWEEN %s AND %s GROUP BY day, ventana",
+        (ventana, first, last),
+    ).fetchall()
+    out["plan"] = [line[0] for line in plan]
+    db.close_all()
+    return out
+
+
+# --- payments --------------------------------------------------------------------------------
+
+
+class _Board(sales.Randomness):
+    def board(self) -> str:
+        return BOARD
+
+
+def _winners(url: str, count: int) -> tuple[str, list[str], dict[str, list[str]]]:
+    now = SystemClock().now()
+    db = bind(open_database(url, pool_size=4))
+    migrate(db)
+    statements.configure(TZ)
+    ctx = _ctx(now)
+    banca = network.create_banca(ctx, ADMIN_USER, network.NewBanca("Pay Banca")).result.id
+    windows = [
+        network.create_ventana(
+            ctx, ADMIN_USER, network.NewVentana(banca, f"Window {i}", 350)
+        ).result.id
+        for i in range(2)
+    ]
+    draws.create(
+        ctx,
+        ADMIN_USER,
+        draws.NewDraw(
+            payee_id=banca,
+            draw_number="P1",
+            draw_date=now.date(),
+            closes_at=now + dt.timedelta(hours=1),
+            base_price=1500,
+            rematch=1000,
+            second_rematch=500,
+            minimum_number_of_boards=1,
+            maximum_number_of_boards=6,
+            prizes=PRIZES,
+            timezone="America/Mexico_City",
+        ),
+    )
+    keys = Keyring.from_texts([("b", generate_keypair()[0], True)])
+    sign = lambda r: security_number(keys.current.signing_key, r)  # noqa: E731
+    by_window: dict[str, list[str]] = {w: [] for w in windows}
+    print(f"[payments] selling {count:,} winners …", flush=True)
+    for i in range(count):
+        w = windows[i % 2]
+        seller = Principal(
+            user_id="pos",
+            role=VENTANA,
+            ventana_id=w,
+            banca_id=banca,
+            permissions=frozenset({"lottery_tickets_create"}),
+        )
+        cmd = sales.Purchase(banca, f"w-{i}", "P1", 1, False, False, 1500, "B", "S", "C", "N")
+        sale = sales.purchase(_ctx(now), seller, cmd, sign, _Board())
+        by_window[w].append(sale.result.ticket_id)
+    draws.record_results(ctx, ADMIN_USER, "P1", [int(n) for n in BOARD.split(",")])
+    db.close_all()
+    return banca, windows, by_window
+
+
+def bench_payments(url: str, count: int, streams: int) -> dict[str, Any]:
+    _banca, windows, by_window = _winners(url, count)
+    tokens = TokenService(JWT_SECRET, SystemClock(), ttl_s=3600)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PAMGATE_JWT_SECRET": JWT_SECRET,
+        "PAMGATE_LOG_LEVEL": "WARNING",
+        "PAMGATE_PARTNERS_FILE": str(ROOT / "config" / "demo_partners.toml"),
+    }
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="pamgate-counter-bench-")) / "serve.log"
+    import subprocess
+
+    argv = [str(ROOT / ".venv" / "bin" / "pamgate"), "serve", "--bind", f"127.0.0.1:{port}"]
+    if not Path(argv[0]).exists():
+        argv = [sys.executable, "-m", "gateway.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def cashier(window: str, tickets: list[str]) -> None:
+        who = Principal(user_id=f"cashier-{window[:8]}", role=VENTANA, ventana_id=window)
+        headers = {"Authorization": f"Bearer {tokens.mint(who)}"}
+        session = requests.Session()
+        for t in tickets:
+            body: dict[str, Any] = {
+                "ticketId": t,
+                "amountPaid": 50000,
+                "idempotencyKey": f"pay-{t}",
+            }
+            r = session.post(f"{base}/api/v1/ticket-payments", json=body, headers=headers)
+            with lock:
+                statuses.append(r.status_code)
+
+    threads = [
+        threading.Thread(target=cashier, args=(w, by_window[w][s::streams]))
+        for w in windows
+        for s in range(streams)
+    ]
+    try:
+        start = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    db = bind(open_database(url, pool_size=2))
+    paid = Ticket.select().where(Ticket.status == "PAID").count()
+    payments = TicketPayment.select().count()
+    ok = reconcile().ok
+    db.close_all()
+    assert statuses.count(201) == count, {s: statuses.count(s) for s in set(statuses)}
+    assert paid == count and payments == count and ok
+    return {
+        "payments": count,
+        "cashiers": 2,
+        "connections_per_cashier": streams,
+        "seconds": round(elapsed, 2),
+        "payments_per_s": round(count / elapsed, 1),
+        "all_paid_once": True,
+        "reconcile_ok": ok,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--winners", type=int, default=1000)
+    parser.add_argument("--streams", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "counter.json")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    with postgres_url() as url:
+        if url is None:
+            return 0
+        results["statements"] = bench_statements(url, args.tickets)
+    with postgres_url() as url:
+        assert url is not None
+        results["payments"] = bench_payments(url, args.winners, args.streams)
+    s, p = results["statements"], results["payments"]
+    print(f"\nstatements, {s['tickets']:,} tickets ({s['daily_rows']:,} day rows), 365 days:")
+    for label in ("window_365d", "seller_365d", "banca_365d"):
+        r = s[label]
+        print(f"  {label:<12} p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  max {r['max_ms']} ms")
+    print("  plan: " + " / ".join(line.strip() for line in s["plan"][:4]))
+    print(
+        f"payments: {p['payments']} by 2 cashiers x {p['connections_per_cashier']} connections: "
+        f"{p['payments_per_s']} payments/s ({p['seconds']} s), each ticket paid once, "
+        f"reconcile {'clean' if p['reconcile_ok'] else 'NOT CLEAN'}"
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
