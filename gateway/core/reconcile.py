@@ -20,7 +20,7 @@ from typing import Any
 
 from peewee import JOIN, Case, Expression, Select, Value, fn
 
-from gateway.core import tickets
+from gateway.core import ledger_kinds, tickets
 from gateway.core.betengine.postings import WALLET_PSPS
 from gateway.core.ledger import CREDIT, DEBIT
 from gateway.core.ledger_kinds import PAYMENT_CLEARING
@@ -28,22 +28,19 @@ from gateway.core.registry.payments import KINDS as REGISTRY_KINDS
 from gateway.store.database import read_snapshot
 from gateway.store.models import (
     Account,
+    AccountPayment,
+    DailyActivity,
     Entry,
     Hold,
     LedgerTxn,
     PaymentCurrency,
     RegistryPayment,
     Ticket,
+    TicketPayment,
 )
 
 SAMPLE = 10
 PLAYER_WALLET = "player_wallet"
-
-# Hook for retail payments (SPEC 6, `isFinal`): a retail ticket may become PAID below its
-# payout when the cashier finalises it. Once the ticket model gains that boolean column
-# under this name, `paid_tickets_fully_paid` accepts such tickets as complete; until then a
-# PAID ticket is complete only when `paid_amount == payout`.
-FINALISED_FIELD = "finalised"
 
 
 @dataclass(frozen=True)
@@ -370,21 +367,23 @@ def _payments_within_payouts(report: Report, sample: int) -> Check:
     )
 
 
-def _finalised() -> Expression | None:
-    """The condition under which a PAID ticket below its payout is complete (see
-    `FINALISED_FIELD`); None while no ticket can be finalised."""
-    column = Ticket._meta.fields.get(FINALISED_FIELD)
-    return None if column is None else (column == Value(True))
+def _finalised() -> Expression:
+    """A PAID ticket below its payout is complete when a cashier finalised it: one of its
+    payments is posted, not reversed and marked `isFinal`."""
+    final = TicketPayment.select(TicketPayment.id).where(
+        (TicketPayment.ticket == Ticket.id)
+        & (TicketPayment.is_final == Value(True))
+        & (TicketPayment.is_reversed == Value(False))
+        & (TicketPayment.status == "posted")
+    )
+    return fn.EXISTS(final)
 
 
 def _paid_tickets_fully_paid(report: Report, sample: int) -> Check:
     short = (Ticket.status == tickets.PAID) & (Ticket.paid_amount != Ticket.payout)
-    finalised = _finalised()
-    if finalised is not None:
-        short = short & ~finalised
     query = (
         Ticket.select(Ticket.id, Ticket.channel, Ticket.paid_amount, Ticket.payout)
-        .where(short)
+        .where(short & ~_finalised())
         .order_by(Ticket.id)
     )
     rows, count = _offenders(query, sample)
@@ -395,6 +394,68 @@ def _paid_tickets_fully_paid(report: Report, sample: int) -> Check:
         "every PAID ticket is fully paid or finalised",
         "PAID tickets are neither fully paid nor finalised",
         lambda r: f"ticket {r[0]} ({r[1]}) paid {r[2]} of payout {r[3]}",
+    )
+
+
+# --- (h) the statements' daily rows agree with the ledger and the account payments --------------
+
+
+def _window_cash_by_kind(kinds: tuple[str, ...]) -> dict[str, int]:
+    """Per currency, what transactions of `kinds` (and their reversals) moved on windows'
+    cash accounts."""
+    names = kinds + tuple(ledger_kinds.reversal_name(k) for k in kinds)
+    rows = (
+        Entry.select(Entry.currency, fn.SUM(Entry.amount))
+        .join(LedgerTxn, on=(Entry.txn == LedgerTxn.id))
+        .join(Account, on=(Entry.account == Account.id))
+        .where(LedgerTxn.kind.in_(names) & (Account.kind == ledger_kinds.WINDOW_CASH))
+        .group_by(Entry.currency)
+        .tuples()
+    )
+    return {currency: int(total) for currency, total in rows}
+
+
+def _daily_activity(report: Report, sample: int) -> Check:
+    """Per currency: the sales in the daily rows are what lottery sales put in windows' cash,
+    their payouts what ticket payments took out of it, their payments and collections the
+    account payments not reversed. A statement is then the ledger, summed by day."""
+    A = DailyActivity
+    daily = {
+        row[0]: [int(v) for v in row[1:]]
+        for row in A.select(
+            A.currency, fn.SUM(A.sales), fn.SUM(A.payouts), fn.SUM(A.paid), fn.SUM(A.collected)
+        )
+        .group_by(A.currency)
+        .tuples()
+    }
+    P = AccountPayment
+    settled: dict[tuple[str, str], int] = {
+        (currency, type_): int(total)
+        for currency, type_, total in P.select(P.currency, P.type, fn.SUM(P.amount))
+        .where(P.is_reversed == Value(False))
+        .group_by(P.currency, P.type)
+        .tuples()
+    }
+    sold = _window_cash_by_kind(("lottery.sale",))
+    prizes = _window_cash_by_kind(("ticket.payment",))
+    currencies = set(daily) | set(sold) | set(prizes) | {c for c, _ in settled}
+    problems: list[tuple[Any, ...]] = []
+    for c in sorted(currencies):
+        sales, payouts, paid, collected = daily.get(c, [0, 0, 0, 0])
+        expected = (
+            ("sales", sales, sold.get(c, 0)),
+            ("payouts", payouts, -prizes.get(c, 0)),
+            ("paid", paid, settled.get((c, "payment"), 0)),
+            ("collected", collected, settled.get((c, "collection"), 0)),
+        )
+        problems += [(c, name, got, want) for name, got, want in expected if got != want]
+    return _check(
+        "daily_activity_matches_ledger",
+        problems[:sample],
+        len(problems),
+        "the statements' daily rows agree with the ledger and the account payments",
+        "daily totals disagree",
+        lambda r: f"{r[0]} {r[1]}: daily rows {r[2]}, ledger {r[3]}",
     )
 
 
@@ -564,4 +625,5 @@ _CHECKS: tuple[Callable[[Report, int], Check], ...] = (
     _floors,
     _reversals_mirror,
     _registry_payments_in_books,
+    _daily_activity,
 )

@@ -34,6 +34,7 @@ CHECKS = {
     "floors",
     "reversals_mirror",
     "registry_payments_in_books",
+    "daily_activity_matches_ledger",
 }
 
 

@@ -15,7 +15,7 @@ from gateway.core.errors import Forbidden, IdempotencyConflict
 from gateway.core.principal import ADMIN, VENDEDOR, Principal
 from gateway.core.reconcile import reconcile
 from gateway.store.database import is_postgres
-from gateway.store.models import AccountPayment, AuditRecord, LedgerTxn
+from gateway.store.models import AccountPayment, AuditRecord, DailyActivity, LedgerTxn
 from tests import factories as f
 from tests.concurrency import in_threads
 from tests.integration.test_ticket_payments import Shop, cashier, make_shop, seller_of
@@ -91,7 +91,8 @@ def test_seed_002_example_comes_out(db, clock):
         100000_00,
         "14:30",
     )
-    assert reconcile().ok
+    # sales written straight into the daily rows have no ledger behind them
+    assert not reconcile().check("daily_activity_matches_ledger").ok
 
 
 def test_remaining_balance_carries_over_and_a_back_dated_payment_changes_later_days(db, clock):
@@ -139,7 +140,8 @@ def test_a_reversal_takes_the_payment_out_of_its_day_and_every_later_day(db, clo
     assert mirror.reverses_id == row.txn_id
     actions = {r.action for r in AuditRecord.select()}
     assert {"ACCOUNT_PAYMENT_CREATE", "ACCOUNT_PAYMENT_REVERSE"} <= actions
-    assert reconcile().ok
+    # sales written straight into the daily rows have no ledger behind them
+    assert not reconcile().check("daily_activity_matches_ledger").ok
 
 
 def test_is_saldado_on_zero_after_a_payment_or_on_a_final_payment(db, clock):
@@ -186,7 +188,8 @@ def test_a_window_sums_its_sellers_and_a_banca_its_windows_each_with_its_rate(db
     assert days("ventana", ventana, day, day)[0].total_paid == 0
     settle(clock, ADMIN_USER, "banca", banca, 100, day=day, key="banca-pay1")
     assert days("banca", banca, day, day)[0].total_paid == 100
-    assert reconcile().ok
+    # sales written straight into the daily rows have no ledger behind them
+    assert not reconcile().check("daily_activity_matches_ledger").ok
 
 
 def test_commission_rounds_half_even_per_day():
@@ -279,3 +282,31 @@ def test_concurrent_duplicates_pay_once_and_concurrent_payments_all_count(db, cl
     assert (s.total_paid, s.remaining_balance) == (180, -180)
     assert AccountPayment.select().count() == 9
     assert reconcile().ok
+
+
+def test_reconcile_ties_the_daily_rows_to_the_ledger(shop, clock):
+    """The shop's sales, a prize payment and an account payment reconcile; a daily row
+    changed by hand (sales, payouts or payments) is named as a breach."""
+    pay = payouts.PayTicket(shop.winners["small"], 1000, "cash", False, None, "prize-0009", None)
+    payouts.pay(f.ctx(clock, "cashier-1"), cashier(shop), pay)
+    settle(clock, ADMIN_USER, "ventana", shop.ventana, 700, key="recon-001")
+    assert reconcile().check("daily_activity_matches_ledger").ok
+    for column in ("sales", "payouts", "paid"):
+        row = DailyActivity.select().where(DailyActivity.ventana == shop.ventana).first()
+        DailyActivity.update({column: getattr(DailyActivity, column) + 1}).where(
+            DailyActivity.id == row.id
+        ).execute()
+        check = reconcile().check("daily_activity_matches_ledger")
+        assert not check.ok and f"MXN {column}" in check.detail, check.detail
+        DailyActivity.update({column: getattr(DailyActivity, column) - 1}).where(
+            DailyActivity.id == row.id
+        ).execute()
+    assert reconcile().ok
+
+
+def test_a_ticket_finalised_below_its_payout_reconciles(shop, clock):
+    pay = payouts.PayTicket(shop.winners["small"], 400, "cash", True, None, "final-0001", None)
+    payouts.pay(f.ctx(clock, "cashier-1"), cashier(shop), pay)
+    report = reconcile()
+    assert report.ok, report.render()
+    assert reconcile().check("paid_tickets_fully_paid").ok
