@@ -94,7 +94,8 @@ def test_reconcile_prints_json_on_request(db, pamgate) -> None:
     assert status == 0
     report = json.loads(out)
     assert report["ok"] is True
-    assert len(report["checks"]) == 11
+    assert len(report["checks"]) == 12
+    assert "daily_activity_matches_ledger" in {c["name"] for c in report["checks"]}
     assert report["warnings"][0].startswith("player debt: ")
 
 
