@@ -168,5 +168,8 @@ def seller_cash(vendedor_id: str, currency: str, now: dt.datetime) -> Account:
     return _busy(
         f"vendedor:{vendedor_id}:cash:{currency}",
         SELLER_CASH,
+        currency,
+        DEBIT,
+        now,
         ("vendedor", vendedor_id),
     )
