@@ -27,8 +27,6 @@ def test_the_demo_sells_a_ticket_that_wins(tmp_path):
     demo = live.pamgate(env, "demo", "--base-url", f"http://127.0.0.1:{port}")
     start = demo.stdout.index("# --- lottery")
     script = demo.stdout[start : demo.stdout.index("\n# --- ", start)]
-        demo.stdout.index("# --- lottery") : demo.stdout.index("# --- the counter")
-    ]
     with live.serve(env, tmp_path / "serve.log"):
         result = subprocess.run(
             ["bash", "-c", script],
