@@ -22,7 +22,9 @@ def test_the_demo_records_corrects_and_links_a_lightning_payment(tmp_path):
         env = live.server_env(url, live.DEMO_PARTNERS, port)
         live.pamgate(env, "migrate")
         demo = live.pamgate(env, "demo", "--base-url", f"http://127.0.0.1:{port}")
-        script = demo.stdout[demo.stdout.index("# --- payments registry") :]
+        start = demo.stdout.index("# --- payments registry")
+        end = demo.stdout.find("\n# --- ", start)
+        script = demo.stdout[start : end if end > 0 else None]
         assert "accessToken=" in script and "Authorization" not in script
         with live.serve(env, tmp_path / "serve.log"):
             result = subprocess.run(
