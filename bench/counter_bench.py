@@ -2,7 +2,7 @@
 winners concurrently.
 
     .venv/bin/python bench/counter_bench.py [--tickets 1000000] [--winners 1000]
-        [--streams 2] [--json PATH]
+        [--streams 2] [--only statements|payments] [--json PATH]
 
 - `statements`: one window with `--tickets` lottery tickets spread over the last 730
   business days (ten sellers and the window itself), bulk-loaded with SQL: the ticket rows,
@@ -183,11 +183,8 @@ def bench_statements(url: str, count: int) -> dict[str, Any]:
             got = sum(round(float(d["totalSales"]) * 100) for d in body["data"])
             assert got == expected, (got, expected)
             out["window_365d"]["sales_match_tickets"] = True
-    plan = db.execute_sql(
-        "EXPLAIN SELECT day, ventana, SUM(sales), SUM(payouts) FROM daily_activity "
-        "WHERE ventana = %s AND currency = 'MXN' AND day BETWEEN %s AND %s GROUP BY day, ventana",
-        (ventana, first, last),
-    ).fetchall()
+    sql, params = statements.history_query(statements.dimension("ventana", ventana), last).sql()
+    plan = db.execute_sql("EXPLAIN ANALYZE " + sql, params).fetchall()
     out["plan"] = [line[0] for line in plan]
     db.close_all()
     return out
@@ -332,27 +329,34 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--winners", type=int, default=1000)
     parser.add_argument("--streams", type=int, default=2)
+    parser.add_argument("--only", choices=("statements", "payments"), default=None)
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "counter.json")
     args = parser.parse_args()
     results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    with postgres_url() as url:
-        if url is None:
-            return 0
-        results["statements"] = bench_statements(url, args.tickets)
-    with postgres_url() as url:
-        assert url is not None
-        results["payments"] = bench_payments(url, args.winners, args.streams)
-    s, p = results["statements"], results["payments"]
-    print(f"\nstatements, {s['tickets']:,} tickets ({s['daily_rows']:,} day rows), 365 days:")
-    for label in ("window_365d", "seller_365d", "banca_365d"):
-        r = s[label]
-        print(f"  {label:<12} p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  max {r['max_ms']} ms")
-    print("  plan: " + " / ".join(line.strip() for line in s["plan"][:4]))
-    print(
-        f"payments: {p['payments']} by 2 cashiers x {p['connections_per_cashier']} connections: "
-        f"{p['payments_per_s']} payments/s ({p['seconds']} s), each ticket paid once, "
-        f"reconcile {'clean' if p['reconcile_ok'] else 'NOT CLEAN'}"
-    )
+    if args.only != "payments":
+        with postgres_url() as url:
+            if url is None:
+                return 0
+            results["statements"] = bench_statements(url, args.tickets)
+        s = results["statements"]
+        print(f"\nstatements, {s['tickets']:,} tickets ({s['daily_rows']:,} day rows), 365 days:")
+        for label in ("window_365d", "seller_365d", "banca_365d"):
+            r = s[label]
+            print(f"  {label:<12} p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  max {r['max_ms']} ms")
+        print("  the window's query plan (EXPLAIN ANALYZE):")
+        for line in s["plan"]:
+            print("    " + line)
+    if args.only != "statements":
+        with postgres_url() as url:
+            if url is None:
+                return 0
+            results["payments"] = bench_payments(url, args.winners, args.streams)
+        p = results["payments"]
+        print(
+            f"payments: {p['payments']} by 2 cashiers x {p['connections_per_cashier']} "
+            f"connections: {p['payments_per_s']} payments/s ({p['seconds']} s), each ticket "
+            f"paid once, reconcile {'clean' if p['reconcile_ok'] else 'NOT CLEAN'}"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

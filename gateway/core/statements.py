@@ -243,10 +243,9 @@ def _own(d: Dimension) -> Any:
     return A.ventana == ""
 
 
-def _days(d: Dimension, until: dt.date) -> dict[dt.date, _Day]:
-    """Every day with activity up to `until`, in one query: the subtree's sales and payouts
-    with the commission of each window (or the seller), and the dimension's own account
-    payments. Rows are grouped by day (and window, for a banca) in the database."""
+def history_query(d: Dimension, until: dt.date) -> Any:
+    """The one query a statement runs: per day up to `until` (and per window, for a banca),
+    the subtree's sales and payouts and the dimension's own account payments."""
     A = DailyActivity
     group = A.vendedor if d.kind == VENDEDOR else A.ventana
     own = _own(d)
@@ -254,7 +253,7 @@ def _days(d: Dimension, until: dt.date) -> dict[dt.date, _Day]:
     def mine(column: Any) -> Any:
         return fn.SUM(Case(None, [(own, column)], 0))
 
-    query = (
+    return (
         A.select(
             A.day,
             group,
@@ -268,6 +267,12 @@ def _days(d: Dimension, until: dt.date) -> dict[dt.date, _Day]:
         .where((A.day <= until) & (A.currency == d.currency) & _subtree(d))
         .group_by(A.day, group)
     )
+
+
+def _days(d: Dimension, until: dt.date) -> dict[dt.date, _Day]:
+    """Every day with activity up to `until`, in one query (`history_query`), with the
+    commission of each window (or the seller) rounded per day."""
+    query = history_query(d, until)
     rates = _rates(d)
     days: dict[dt.date, _Day] = defaultdict(_Day)
     for day, who, sales, payouts, paid, collected, settlements, finals in database.execute(
