@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.backoffice import auth_resources, payments_wire, schemas
+from adapters.backoffice import accounts_wire, auth_resources, payments_wire, schemas
 from gateway.http.openapi import (
     ANY_OBJECT,
     BOOLEAN,
@@ -50,7 +50,7 @@ def ok(data: dict[str, Any]) -> dict[str, Any]:
 
 UNITS = {"type": "number", "description": "currency units, exact (e.g. 45.50)"}
 ID = STRING
-BANCA = obj("id", "name", id=ID, name=STRING)
+BANCA = obj("id", "name", id=ID, name=STRING, currency=STRING)
 VENTANA = obj(
     "id", "bancaId", "name", "commissionBps", id=ID, bancaId=ID, name=STRING, commissionBps=INTEGER
 )
@@ -150,16 +150,77 @@ PAYMENT = obj(
 )
 HISTORY = obj(
     "ticketId",
+    "status",
     "totalPayout",
     "totalPaid",
     "remainingAmount",
     "payments",
     ticketId=ID,
+    status={"type": "string", "description": "EVALUATED, PAID, …"},
     totalPayout=UNITS,
     totalPaid=UNITS,
     remainingAmount=UNITS,
     payments=array(PAYMENT),
 )
+_DIMENSION = {
+    "bancaId": nullable(ID),
+    "ventanaId": nullable(ID),
+    "vendedorId": nullable(ID),
+}
+ACCOUNT_PAYMENT = obj(
+    "id",
+    "date",
+    "time",
+    "amount",
+    "currency",
+    "type",
+    "method",
+    "isReversed",
+    "isFinal",
+    "paidById",
+    "createdAt",
+    id=ID,
+    date={"type": "string", "format": "date"},
+    time={"type": "string", "description": "HH:MM, business timezone"},
+    amount=UNITS,
+    currency=STRING,
+    type={"enum": ["payment", "collection"]},
+    method=STRING,
+    notes=nullable(STRING),
+    isReversed=BOOLEAN,
+    isFinal=BOOLEAN,
+    paidById=STRING,
+    reversedById=nullable(STRING),
+    reason=nullable(STRING),
+    createdAt=TIMESTAMP,
+    **_DIMENSION,
+)
+STATEMENT_DAY = obj(
+    "id",
+    "date",
+    "currency",
+    "totalSales",
+    "totalPayouts",
+    "totalCommission",
+    "totalPaid",
+    "totalCollected",
+    "balance",
+    "remainingBalance",
+    "isSaldado",
+    id=STRING,
+    date={"type": "string", "format": "date"},
+    currency=STRING,
+    totalSales=UNITS,
+    totalPayouts=UNITS,
+    totalCommission=UNITS,
+    totalPaid=UNITS,
+    totalCollected=UNITS,
+    balance=UNITS,
+    remainingBalance=UNITS,
+    isSaldado=BOOLEAN,
+    **_DIMENSION,
+)
+SETTLED = obj("payment", "statement", payment=ACCOUNT_PAYMENT, statement=STATEMENT_DAY)
 SESSION = obj(
     "accessToken",
     "refreshToken",
@@ -366,6 +427,45 @@ OPERATIONS: tuple[Operation, ...] = (
         "Approve a payment waiting for a second ADMIN",
         body=payments_wire.Approve,
         responses={**_one("Payment", PAYMENT), 400: _400, 409: _409},
+    ),
+    Operation(
+        "POST",
+        "/api/v1/accounts/payment",
+        "Record a payment or collection settling a window's, seller's or banca's day",
+        description=(
+            "Codes: FUTURE_DATE, FUTURE_TIME, INVALID_TIME_FORMAT, MISSING_DIMENSION, "
+            "INVALID_AMOUNT, VALIDATION_ERROR (400); FORBIDDEN (403); NOT_FOUND (404)."
+        ),
+        body=accounts_wire.NewAccountPayment,
+        body_examples={
+            "window": {
+                "date": "2026-11-30",
+                "time": "14:30",
+                "ventanaId": "ventana-001",
+                "amount": 100000,
+                "type": "payment",
+                "method": "cash",
+                "notes": "Pago parcial de ventas del día",
+                "isFinal": False,
+                "idempotencyKey": "payment-2026-11-30-001",
+            }
+        },
+        responses={**_created("Payment", SETTLED), 404: _404},
+    ),
+    Operation(
+        "POST",
+        "/api/v1/accounts/reverse-payment",
+        "Reverse an account payment (mirror ledger transaction)",
+        description="Codes: PAYMENT_NOT_FOUND (404), PAYMENT_ALREADY_REVERSED (400).",
+        body=accounts_wire.ReversePayment,
+        responses={**_one("Reversed payment", SETTLED), 400: _400},
+    ),
+    Operation(
+        "GET",
+        "/api/v1/accounts/statements",
+        "Day-by-day statements of one dimension (date, or from and to: at most 366 days)",
+        query=accounts_wire.StatementQuery,
+        responses={**_list("Days, oldest first", STATEMENT_DAY), 400: _400, 404: _404},
     ),
     Operation(
         "GET",
