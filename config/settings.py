@@ -47,6 +47,7 @@ class Config:
     log_level: str = "INFO"
     log_format: str = "auto"  # json | console | auto (console on a TTY)
     idempotency_retention_days: int = 120
+    outbox_retention_days: int = 30  # `pamgate prune`: sent messages and their attempt log
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: aggregate gunicorn workers
     # `pamgate serve`'s own directory (metrics files, control socket); None: a temporary one
     run_dir: str | None = None
@@ -273,6 +274,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         idempotency_retention_days=_int(
             environ, "PAMGATE_IDEMPOTENCY_RETENTION_DAYS", 120, minimum=120
         ),
+        outbox_retention_days=_int(environ, "PAMGATE_OUTBOX_RETENTION_DAYS", 30, minimum=1),
         metrics_dir=environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
         run_dir=environ.get("PAMGATE_RUN_DIR") or None,
         payout_approval_threshold=_int(environ, "PAMGATE_PAYOUT_APPROVAL_THRESHOLD", 0),

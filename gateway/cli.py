@@ -281,10 +281,12 @@ def cmd_reconcile(args: argparse.Namespace, config: Config) -> int:
     import json
 
     from gateway.core.reconcile import reconcile
+    from gateway.progress import Progress
 
     db = _current(config).db
     try:
-        report = reconcile()
+        with Progress("reconcile", unit="checks") as progress:
+            report = reconcile(progress=progress.update)
     finally:
         _close(db)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
@@ -318,10 +320,13 @@ def cmd_payments_books(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
     from gateway.core.audit import verify
+    from gateway.progress import Progress
 
     db = _current(config).db
     try:
-        report = verify()  # one read snapshot: appends may go on meanwhile
+        # the chain is walked inside one call: its elapsed time is what can be shown
+        with Progress("audit verify", ticking=True):
+            report = verify()  # one read snapshot: appends may go on meanwhile
     finally:
         _close(db)
     print(f"audit chain: {report.checked} rows checked, {len(report.problems)} problems")
@@ -347,18 +352,24 @@ def cmd_audit_seal(args: argparse.Namespace, config: Config) -> int:
 def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     import datetime as dt
 
-    from gateway.core import idempotency, replays
+    from gateway.core import idempotency, outbox_admin, replays, sms
+    from gateway.progress import Progress
     from gateway.store.database import unit_of_work
 
     services = _current(config)
     db = services.db
     days = config.idempotency_retention_days
+    outbox_days = config.outbox_retention_days
     now = services.clock.now()
     before = now - dt.timedelta(days=days)
+    outbox_before = now - dt.timedelta(days=outbox_days)
     try:
         with unit_of_work(db):
             deleted = idempotency.prune(before)
             signatures = replays.prune(now)
+            dedup = sms.prune(now)
+        with Progress("prune: sent outbox messages", unit="messages") as progress:
+            outbox = outbox_admin.prune(outbox_before, progress=progress.update)
     finally:
         _close(db)
     print(
@@ -366,6 +377,12 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
         f"{before:%Y-%m-%d %H:%M:%S} UTC (retention {days} days)"
     )
     print(f"deleted {signatures} signature records past their window")
+    print(
+        f"deleted {outbox.messages} sent outbox messages older than "
+        f"{outbox_before:%Y-%m-%d %H:%M:%S} UTC (retention {outbox_days} days) and their "
+        f"{outbox.attempts} delivery attempts"
+    )
+    print(f"deleted {dedup} SMS deduplication records past their 24 hours")
     return 0
 
 
@@ -405,16 +422,57 @@ def cmd_dispatch(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_outbox_replay(args: argparse.Namespace, config: Config) -> int:
     from gateway.core import outbox_admin
+    from gateway.progress import Progress
 
     services = _current(config)
     try:
-        count = outbox_admin.replay(services.clock.now(), state=args.state, dry_run=args.dry_run)
+        with Progress("outbox replay", unit="messages") as progress:
+            count = outbox_admin.replay(
+                services.clock.now(),
+                state=args.state,
+                dry_run=args.dry_run,
+                progress=progress.update,
+            )
     finally:
         _close(services.db)
     if args.dry_run:
         print(f"{count} {args.state} message(s) would be sent again")
     else:
         print(f"{count} {args.state} message(s) queued to be sent again")
+    return 0
+
+
+def cmd_lottery_results(args: argparse.Namespace, config: Config) -> int:
+    from gateway.core.audit import Actor
+    from gateway.core.commands import Context
+    from gateway.core.errors import CoreError
+    from gateway.core.lottery import draws
+    from gateway.core.money import to_units_fixed
+    from gateway.core.principal import ADMIN, Principal
+    from gateway.progress import Progress
+
+    services = _current(config)
+    try:
+        ctx = Context(actor=Actor("system", "cli"), now=services.clock.now())
+        with Progress(f"draw {args.draw}: evaluating", unit="tickets") as progress:
+            outcome = draws.record_results(
+                ctx,
+                Principal(user_id="cli", role=ADMIN),
+                args.draw,
+                args.numbers,
+                progress=progress.update,
+            )
+    except CoreError as exc:
+        print(f"pamgate: lottery results: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        _close(services.db)
+    d = outcome.result
+    prizes = f"{to_units_fixed(d.payout_total, d.currency):f} {d.currency}"
+    print(
+        f"draw {d.draw_number}: numbers {' '.join(str(n) for n in d.numbers or [])}; "
+        f"{d.evaluated} tickets evaluated, {d.winners} winners, prizes {prizes}"
+    )
     return 0
 
 
@@ -507,6 +565,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only print how many there are")
     p.set_defaults(handler=cmd_outbox_replay)
 
+    lottery_parser = verbs.add_parser("lottery", help="lottery draws")
+    lottery_verbs = lottery_parser.add_subparsers(
+        dest="lottery_verb", required=True, metavar="VERB"
+    )
+    p = lottery_verbs.add_parser(
+        "results", help="record a draw's numbers: evaluate its tickets and book the prizes"
+    )
+    p.add_argument("draw", metavar="DRAW_NUMBER")
+    p.add_argument("numbers", metavar="N", type=int, nargs=6, help="the 6 numbers drawn")
+    p.set_defaults(handler=cmd_lottery_results)
+
     p = verbs.add_parser(
         "reconcile", help="check every ledger and ticket invariant (exit 1 on a breach)"
     )
@@ -530,7 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_audit_seal)
 
     p = verbs.add_parser(
-        "prune", help="delete idempotency records older than PAMGATE_IDEMPOTENCY_RETENTION_DAYS"
+        "prune",
+        help="delete expired records: idempotency keys, signatures, sent outbox messages, "
+        "SMS deduplication",
     )
     p.set_defaults(handler=cmd_prune)
     return parser

@@ -19,12 +19,14 @@ from gateway.core.outbox import DEAD, PENDING, SENDING, SENT, STATES, OutboxStat
 from gateway.core.principal import Principal
 from gateway.core.results import result
 from gateway.logs import mask_phone
+from gateway.progress import ProgressCallback
 from gateway.store import fastsql
 from gateway.store.database import database, locked, read_snapshot, unit_of_work
 from gateway.store.models import OutboxAttempt, OutboxMessage
 
 MAX_PAGE = 200
 REPLAY_BATCH = 500
+PRUNE_BATCH = 2000
 
 
 @result
@@ -118,13 +120,20 @@ def count(state: str) -> int:
     return OutboxMessage.select().where(OutboxMessage.state == state).count()
 
 
-def replay(now: dt.datetime, *, state: str = DEAD, dry_run: bool = False) -> int:
+def replay(
+    now: dt.datetime,
+    *,
+    state: str = DEAD,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> int:
     """Re-send every message in `state` (dead letters) now, in batches; returns how many.
-    `dry_run`: only count them."""
+    `dry_run`: only count them. `progress`: (replayed so far, dead letters at the start)."""
     if state != DEAD:
         raise Invalid("only dead messages can be replayed", field="state")
     if dry_run:
         return count(state)
+    expected = count(state) if progress is not None else None
     total = 0
     while True:
         with unit_of_work(database):
@@ -145,8 +154,51 @@ def replay(now: dt.datetime, *, state: str = DEAD, dry_run: bool = False) -> int
                     updated_at=now,
                 ).where((OutboxMessage.id == row.id) & (OutboxMessage.state == DEAD)).execute()
         total += len(rows)
+        if progress is not None:
+            progress(total, max(expected or 0, total))
         if len(rows) < REPLAY_BATCH:
             return total
+
+
+@dataclass(frozen=True)
+class Pruned:
+    messages: int
+    attempts: int
+
+
+def prune(
+    before: dt.datetime, *, batch: int = PRUNE_BATCH, progress: ProgressCallback | None = None
+) -> Pruned:
+    """Delete sent messages last changed before `before`, with their attempt log, a batch
+    per transaction (oldest first). Pending, sending and dead messages are never deleted.
+    `progress`: (messages deleted so far, how many there were to delete)."""
+    old = (OutboxMessage.state == SENT) & (OutboxMessage.updated_at < before)
+    expected = OutboxMessage.select().where(old).count() if progress is not None else None
+    messages = attempts = 0
+    while True:
+        with unit_of_work(database):
+            rows = list(
+                OutboxMessage.select(OutboxMessage.id, OutboxMessage.message_id)
+                .where(old)
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+            )
+            if rows:
+                ids = [r.message_id for r in rows]
+                attempts += (
+                    OutboxAttempt.delete().where(OutboxAttempt.message_id.in_(ids)).execute()
+                )
+                messages += (
+                    OutboxMessage.delete()
+                    .where(
+                        OutboxMessage.id.in_([r.id for r in rows]) & (OutboxMessage.state == SENT)
+                    )
+                    .execute()
+                )
+        if progress is not None:
+            progress(messages, max(expected or 0, messages))
+        if len(rows) < batch:
+            return Pruned(messages, attempts)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from gateway.core.betengine.postings import WALLET_PSPS
 from gateway.core.ledger import CREDIT, DEBIT
 from gateway.core.ledger_kinds import PAYMENT_CLEARING
 from gateway.core.registry.payments import KINDS as REGISTRY_KINDS
+from gateway.progress import ProgressCallback
 from gateway.store.database import read_snapshot
 from gateway.store.models import (
     Account,
@@ -96,12 +97,15 @@ class Report:
         return "\n".join(lines)
 
 
-def reconcile(*, sample: int = SAMPLE) -> Report:
-    """Check every invariant in one snapshot; see the module docstring."""
+def reconcile(*, sample: int = SAMPLE, progress: ProgressCallback | None = None) -> Report:
+    """Check every invariant in one snapshot; see the module docstring. `progress`: called
+    with (checks done, checks in all) after each."""
     with read_snapshot():
         report = Report(totals=_totals())
-        for run in _CHECKS:
+        for done, run in enumerate(_CHECKS, 1):
             report.checks.append(run(report, sample))
+            if progress is not None:
+                progress(done, len(_CHECKS))
         return report
 
 

@@ -75,23 +75,35 @@ def _claim(operator: str, digest: str, now: dt.datetime) -> str | None:
     """A new message id when this notification is new (or last seen over 24 h ago), else
     None (a duplicate: the id of the first is returned by `_first`)."""
     message_id = str(uuid.uuid4())
-    inserted = fastsql.execute(
-        f"INSERT INTO {_TABLE} (operator, digest, message_id, received_at) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s) ON CONFLICT (operator, digest) DO NOTHING",
-        (operator, digest, message_id, now),
-    ).rowcount
-    if inserted == 1:
-        return message_id
-    row = locked(
-        SmsNotification.select().where(
-            (SmsNotification.operator == operator) & (SmsNotification.digest == digest)
-        )
-    ).get()
+    while True:
+        inserted = fastsql.execute(
+            f"INSERT INTO {_TABLE} (operator, digest, message_id, received_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (operator, digest) DO NOTHING",
+            (operator, digest, message_id, now),
+        ).rowcount
+        if inserted == 1:
+            return message_id
+        row = locked(
+            SmsNotification.select().where(
+                (SmsNotification.operator == operator) & (SmsNotification.digest == digest)
+            )
+        ).first()
+        if row is not None:
+            break
+        # pruned (`prune`) between the insert and the lock: insert again
     if row.received_at > now - DEDUP_WINDOW:
         return None
     row.message_id, row.received_at = message_id, now
     row.save()
     return message_id
+
+
+def prune(now: dt.datetime) -> int:
+    """Delete deduplication records past their 24 hours (a notification seen again after
+    that is a new message whether its record is there or not)."""
+    return int(
+        SmsNotification.delete().where(SmsNotification.received_at <= now - DEDUP_WINDOW).execute()
+    )
 
 
 def _first(operator: str, digest: str) -> str:

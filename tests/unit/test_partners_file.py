@@ -71,6 +71,7 @@ def _every_verb() -> list[list[str]]:
         "token": ["--role", "ADMIN"],
         "receipts verify": ["-"],
         "outbox replay": ["--state", "dead"],
+        "lottery results": ["100", "1", "2", "3", "4", "5", "6"],
     }
     argvs: list[list[str]] = []
 

@@ -32,6 +32,7 @@ from gateway.core.lottery import (
 from gateway.core.principal import Principal
 from gateway.core.results import result
 from gateway.core.tickets import settlements
+from gateway.progress import ProgressCallback
 from gateway.store import fastsql
 from gateway.store.database import database, is_postgres, locked
 from gateway.store.models import Banca, LotteryDraw, LotteryTicket, Settlement, Ticket
@@ -218,10 +219,15 @@ def payout_of(
 
 
 def record_results(
-    ctx: Context, principal: Principal, draw_number: str, numbers: Sequence[int]
+    ctx: Context,
+    principal: Principal,
+    draw_number: str,
+    numbers: Sequence[int],
+    *,
+    progress: ProgressCallback | None = None,
 ) -> Outcome:
     """Close the draw, evaluate its tickets and book the prizes; `Conflict` the second
-    time."""
+    time. `progress`: (tickets evaluated so far, the draw's open tickets)."""
     policy.manage_draws(principal)
     if (
         len(numbers) != PICKS
@@ -237,7 +243,7 @@ def record_results(
             raise NotFound(f"draw {draw_number} not found")
         if draw.status != OPEN:
             raise Conflict(f"results of draw {draw_number} are already recorded")
-        evaluated, winners, total = _evaluate(ctx, draw, ordered)
+        evaluated, winners, total = _evaluate(ctx, draw, ordered, progress)
         txn = None
         if total:
             txn = ledger.post(
@@ -276,13 +282,25 @@ _LT = LotteryTicket._meta.table_name
 _S = Settlement._meta.table_name
 
 
-def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int, int, int]:
+def _evaluate(
+    ctx: Context,
+    draw: LotteryDraw,
+    numbers: list[int],
+    progress: ProgressCallback | None = None,
+) -> tuple[int, int, int]:
     """Every OPEN ticket of the draw → EVALUATED; returns (evaluated, winners, total)."""
     tickets.check(tickets.OPEN, tickets.EVALUATED)  # the state machine allows the move
     prizes = _prize_rows(json.loads(draw.prizes))
     drawn = {str(n) for n in numbers}
     winners: list[tuple[str, int]] = []
     evaluated = 0
+    expected = None
+    if progress is not None:
+        expected = fastsql.execute(
+            f"SELECT COUNT(*) FROM {_LT} lt JOIN {_T} t ON t.id = lt.ticket_id "  # noqa: S608
+            f"WHERE lt.draw_id = %s AND t.status = %s",
+            (draw.id, tickets.OPEN),
+        ).fetchone()[0]
     # One query, read in batches: a keyset page per batch would make PostgreSQL find and
     # sort the draw's rows again for every page.
     cursor = fastsql.execute(
@@ -300,6 +318,8 @@ def _evaluate(ctx: Context, draw: LotteryDraw, numbers: list[int]) -> tuple[int,
             if won:
                 winners.append((ticket_id, won))
         evaluated += len(rows)
+        if progress is not None:
+            progress(evaluated, max(int(expected or 0), evaluated))
     if not evaluated:
         return 0, 0, 0
     in_draw = f"SELECT ticket_id FROM {_LT} WHERE draw_id = %s"  # noqa: S608
