@@ -267,3 +267,40 @@ def test_a_dedup_record_pruned_under_a_notification_is_inserted_again(
     assert not queued.duplicate and queued.message_id != first
     assert SmsNotification.get().message_id == queued.message_id
     assert OutboxMessage.select().count() == 2
+
+
+def test_replay_and_a_draws_evaluation_report_their_progress(db, clock) -> None:
+    from gateway.core import outbox_admin
+
+    now = SystemClock().now()
+    for _ in range(3):
+        _message(db, outbox.DEAD, dt.timedelta(days=1), 1, now)
+    seen: list[tuple[int, int | None]] = []
+    assert outbox_admin.replay(now, progress=lambda d, t: seen.append((d, t))) == 3
+    assert seen == [(3, 3)]
+
+    banca, ventana = f.banca_and_ventana(clock)
+    draws.create(
+        f.ctx(clock),
+        f.ADMIN_USER,
+        draws.NewDraw(
+            payee_id=banca,
+            draw_number="100",
+            draw_date=dt.date(2026, 11, 22),
+            closes_at=clock.now() + dt.timedelta(days=1),
+            base_price=1500,
+            rematch=1000,
+            second_rematch=500,
+            minimum_number_of_boards=1,
+            maximum_number_of_boards=6,
+            prizes=PRIZES,
+            timezone="America/Mexico_City",
+        ),
+    )
+    for ref in ("a", "b", "c"):
+        _sell(clock, banca, ventana, None, ref, SIX)
+    evaluated: list[tuple[int, int | None]] = []
+    draws.record_results(
+        f.ctx(clock), f.ADMIN_USER, "100", DRAWN, progress=lambda d, t: evaluated.append((d, t))
+    )
+    assert evaluated == [(3, 3)]
