@@ -9,7 +9,7 @@ from typing import Any
 
 import falcon
 
-from adapters.console import i18n, resources
+from adapters.console import i18n, resources, statements_pages
 from adapters.console.pages import SECURITY_HEADERS, Pages, error_html
 from adapters.console.session import LANG_COOKIE, Sessions
 from adapters.console.static_files import Static
@@ -77,6 +77,8 @@ def mount(app: falcon.App, services: Any) -> None:
     app.add_route("/console/outbox", resources.Outbox(deps))
     app.add_route("/console/outbox/{message_id}/retry", resources.OutboxRetry(deps))
     app.add_route("/console/health", resources.Health(deps))
+    app.add_route("/console/statements", statements_pages.Statements(deps))
+    app.add_route("/console/statements/payment", statements_pages.StatementPayment(deps))
     app.add_route("/console/static/{name}", Static())
 
 

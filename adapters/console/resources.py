@@ -130,7 +130,7 @@ class _Page:
         p = user.principal
         can = {
             "admin": allowed(policy.review_approvals, p),
-            "statements": False,  # STATEMENTS-PENDING
+            "statements": allowed(lambda q: policy.settle_account_kind(q, "ventana"), p),
         }
         self._d.pages.render(
             req, resp, template, principal=p, username=user.username, can=can, **values
