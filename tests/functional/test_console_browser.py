@@ -136,7 +136,7 @@ def pay(driver: Any, amount: str, *, final: bool = False, notes: str = "") -> No
 
 
 def test_a_cashier_pays_the_demo_winner_in_the_browser(counter, browser, tmp_path):
-    base, demo, env = counter
+    base, demo, _ = counter
     shot = Shots(browser, tmp_path / "screens")
     browser.get(f"{base}/console")
     shot("login")
@@ -168,7 +168,7 @@ def test_a_cashier_pays_the_demo_winner_in_the_browser(counter, browser, tmp_pat
         form.querySelector('[name=amount]').value = '100';
         const body = new URLSearchParams(new FormData(form));
         const send = () => fetch(form.action, {method: 'POST', body, redirect: 'manual'});
-        Promise.all([send(), send()]).then(r => done(r.map(x => x.type)));
+        Promise.all([send(), send()]).then(r => done(r.map(x => x.type)), e => done(String(e)));
         """
     )
     assert len(sent) == 2
@@ -184,7 +184,7 @@ def test_a_cashier_pays_the_demo_winner_in_the_browser(counter, browser, tmp_pat
         const body = new URLSearchParams(new FormData(form));
         body.delete('csrf');
         body.set('amount', '1');
-        fetch(form.action, {method: 'POST', body}).then(r => done(r.status));
+        fetch(form.action, {method: 'POST', body}).then(r => done(r.status), e => done(String(e)));
         """
     )
     assert refused == 403
@@ -253,6 +253,7 @@ def test_a_seller_of_another_window_is_refused_and_admin_pages_render(counter, b
     error = browser.find_element(*by("error"))
     assert error.get_attribute("data-code") == "FORBIDDEN"
     shot("refused")
+    browser.find_element("link text", "Volver a la búsqueda").click()
     logout(browser)
 
     login(browser, base, "demo-admin", demo.logins["demo-admin"])
