@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.store.models import AccountPayment
-from tests.functional.test_console_pages import Browser, form_of, shop, staff  # noqa: F401, F811
+from tests.functional.test_console_pages import Browser, form_of, shop, staff  # noqa: F401
 
 
 def test_statement_table_chart_and_a_payment_recorded_once(client: Any, staff: Any) -> None:  # noqa: F811
