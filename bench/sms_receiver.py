@@ -4,8 +4,8 @@ server that accepts the `webhook` provider's signed JSON and counts each message
 
     .venv/bin/python bench/sms_receiver.py --port 8025 [--fail-first 2] [--secret whsec_…]
 
-prints one line per request (id, status, text); `--fail-first N` answers 503 to the first N
-requests (the dispatcher retries them with the same id); with `--secret` (pamgate's
+prints one line per request (id, traceparent, status, body); `--fail-first N` answers 503
+to the first N requests (the dispatcher retries them with the same id); with `--secret` (pamgate's
 `PAMGATE_SMS_SECRET`) each request's `v1` signature is checked with the official
 `standardwebhooks` package and a bad one is refused with 401.
 """
@@ -111,6 +111,7 @@ class Receiver:
                         json.dumps(
                             {
                                 "webhook-id": self.headers.get("webhook-id"),
+                                "traceparent": self.headers.get("traceparent"),
                                 "status": status,
                                 "body": receiver.bodies.get(self.headers.get("webhook-id", "")),
                             },

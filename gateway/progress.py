@@ -129,6 +129,8 @@ class Progress:
     def _draw(self, *, force: bool) -> None:
         if not self.enabled or self._drawn_at == -1.0:
             return
+        if self.total == 0 and not self.done:  # nothing to do: only the final line
+            return
         now = self._clock()
         if not force and self._drawn_at is not None and now - self._drawn_at < REDRAW_S:
             return

@@ -222,7 +222,7 @@ class Dispatcher:
             f"{self.kind}_attempt",
             message_id=message.message_id,
             provider=self.provider.name,
-            to=mask_phone(str(to or "")),
+            to=mask_phone(str(to)) if to else None,
             attempt=message.attempts,
             outcome=result.outcome
             if result.outcome != FAILED or retry_at is not None

@@ -304,3 +304,10 @@ def test_replay_and_a_draws_evaluation_report_their_progress(db, clock) -> None:
         f.ctx(clock), f.ADMIN_USER, "100", DRAWN, progress=lambda d, t: evaluated.append((d, t))
     )
     assert evaluated == [(3, 3)]
+
+
+def test_nothing_to_do_draws_only_the_final_line() -> None:
+    tty = _Tty()
+    with Progress("prune", unit="rows", stream=tty, clock=lambda: 0.0) as p:
+        p.update(0, 0)
+    assert tty.getvalue() == "\r\x1b[Kprune: done in 0 s\n"
