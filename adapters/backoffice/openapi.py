@@ -125,6 +125,8 @@ OUTBOX_ENTRY = obj(
     lastError=nullable(STRING),
     createdAt=TIMESTAMP,
     updatedAt=TIMESTAMP,
+    requestId=nullable(STRING),
+    traceparent=nullable(STRING),
 )
 PAYMENT = obj(
     "id",

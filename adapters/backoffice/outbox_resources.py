@@ -26,6 +26,8 @@ def render(entry: outbox_admin.OutboxEntry) -> dict[str, Any]:
         "lastError": entry.last_error,
         "createdAt": iso(entry.created_at),
         "updatedAt": iso(entry.updated_at),
+        "requestId": entry.request_id,
+        "traceparent": entry.traceparent,
     }
 
 

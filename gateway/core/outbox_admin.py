@@ -42,6 +42,8 @@ class OutboxEntry:
     last_error: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    request_id: str | None = None  # the request that queued it
+    traceparent: str | None = None  # that request's span (W3C)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ def entry(message: outbox.Message) -> OutboxEntry:
         last_error=message.last_error,
         created_at=message.created_at,
         updated_at=message.updated_at,
+        request_id=message.request_id,
+        traceparent=message.traceparent,
     )
 
 

@@ -61,6 +61,8 @@ def test_admin_lists_dead_letters_without_text_or_full_phone(client, app, clock)
         "lastError": "HTTP 400: refused",
         "createdAt": "2026-11-21T12:00:00.000Z",
         "updatedAt": "2026-11-21T12:00:00.000Z",
+        "requestId": None,  # queued outside any request
+        "traceparent": None,
     }
     assert "918273" not in resp.text
     pending = client.simulate_get("/api/v1/outbox?state=pending", headers=_bearer(app))

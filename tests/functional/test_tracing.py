@@ -23,6 +23,7 @@ from gateway import tracing
 from gateway.core import breaker, delivery, outbox, ratelimit, sms
 from gateway.core.audit import Actor
 from gateway.core.commands import Context
+from gateway.core.principal import ADMIN, Principal
 from gateway.store.models import AuditRecord, OutboxAttempt, OutboxMessage
 from signing.keys import Keyring
 from tests import factories as f
@@ -65,7 +66,7 @@ def _sent_traceparent(call) -> str:
 
 
 @responses.activate
-def test_a_callbacks_trace_reaches_the_provider_and_the_attempt_log(client, clock):
+def test_a_callbacks_trace_reaches_the_provider_and_the_attempt_log(client, app, clock):
     resp = _notify(client, clock, {"traceparent": INCOMING, "X-Request-Id": "req-trace-0001"})
     [row] = OutboxMessage.select()
     assert row.request_id == "req-trace-0001" == resp.headers["X-Request-Id"]
@@ -74,6 +75,13 @@ def test_a_callbacks_trace_reaches_the_provider_and_the_attempt_log(client, cloc
     assert stored.span_id != PARENT  # the request's own span, a child of the caller's
     # the operator's way in: the audit row of the request names the same request id
     assert AuditRecord.get(AuditRecord.action == "SMS_NOTIFICATION").request_id == row.request_id
+    admin = Principal(user_id="admin-1", role=ADMIN)
+    listed = client.simulate_get(
+        "/api/v1/outbox?state=pending",
+        headers={"Authorization": f"Bearer {app.services.tokens.mint(admin)}"},
+    )
+    [item] = listed.json["data"]
+    assert (item["requestId"], item["traceparent"]) == ("req-trace-0001", row.traceparent)
 
     responses.post(URL, status=503)
     responses.post(URL, json={"id": "prov-9"}, status=202)
