@@ -200,3 +200,30 @@ def test_without_the_opentelemetry_sdk_spans_are_made_here(monkeypatch):
     assert span.context.span_id not in (PARENT, "0" * 16) and len(span.context.span_id) == 16
     root = tracing.start("GET /", None, kind="server").context
     assert len(root.trace_id) == 32 and root.trace_id != TRACE
+
+
+def test_with_the_opentelemetry_sdk_spans_are_exported_in_the_callers_trace(client, clock):
+    """Runs only where the SDK is installed (it is optional): the request's span and the
+    outbox row's traceparent are the SDK's, in the caller's trace, and it exports them."""
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    previous = tracing._otel_tracer
+    tracing._otel_tracer = lambda: provider.get_tracer("pamgate")  # type: ignore[method-assign]
+    try:
+        _notify(client, clock, {"traceparent": INCOMING})
+    finally:
+        tracing._otel_tracer = previous  # type: ignore[method-assign]
+    [row] = OutboxMessage.select()
+    spans = [s for s in exporter.get_finished_spans() if s.name.endswith("/sms/notifications")]
+    [span] = spans
+    assert f"{span.context.trace_id:032x}" == TRACE
+    assert f"{span.parent.span_id:016x}" == PARENT
+    assert row.traceparent == f"00-{TRACE}-{span.context.span_id:016x}-01"
+    assert span.kind == otel_trace.SpanKind.SERVER
