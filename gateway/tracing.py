@@ -111,15 +111,27 @@ class Span:
             self._otel = None
 
 
+_UNKNOWN = object()
+_sdk: Any = _UNKNOWN  # (opentelemetry.trace, TracerProvider) once looked up, None without
+
+
 def _otel_tracer() -> Any:
     """OpenTelemetry's tracer when the SDK is importable and a tracer provider is set up
-    (the API alone, or its no-op provider, exports nothing), else None."""
-    try:
-        from opentelemetry import trace as otel_trace
-        from opentelemetry.sdk.trace import TracerProvider
-    except ImportError:
+    (the API alone, or its no-op provider, exports nothing), else None. The import is tried
+    once per process (a failed import is not cached by Python, and this runs per request)."""
+    global _sdk
+    if _sdk is _UNKNOWN:
+        try:
+            from opentelemetry import trace as otel_trace
+            from opentelemetry.sdk.trace import TracerProvider
+        except ImportError:
+            _sdk = None
+        else:
+            _sdk = (otel_trace, TracerProvider)
+    if _sdk is None:
         return None
-    if not isinstance(otel_trace.get_tracer_provider(), TracerProvider):
+    otel_trace, provider_class = _sdk
+    if not isinstance(otel_trace.get_tracer_provider(), provider_class):
         return None
     return otel_trace.get_tracer("pamgate")
 

@@ -192,6 +192,8 @@ def test_without_the_opentelemetry_sdk_spans_are_made_here(monkeypatch):
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # import fails
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk", None)
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    monkeypatch.setattr(tracing, "_sdk", tracing._UNKNOWN)  # looked up again
+    assert tracing._otel_tracer() is None
     parent = tracing.SpanContext(TRACE, PARENT, 1)
     span = tracing.start("deliver sms", parent, kind="client")
     span.set(outcome="sent")  # no SDK: attributes go nowhere, nothing fails
