@@ -100,6 +100,11 @@ class Span:
         self.context = context
         self._otel = otel
 
+    def rename(self, name: str) -> None:
+        """A better name once known (a request's route template instead of its path)."""
+        if self._otel is not None:
+            self._otel.update_name(name)
+
     def set(self, **attributes: object) -> None:
         if self._otel is not None:
             for name, value in attributes.items():

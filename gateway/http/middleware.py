@@ -84,6 +84,7 @@ class RequestContext:
         log.info("http_request", **fields)
         span = getattr(req.context, "span", None)
         if span is not None:
+            span.rename(f"{req.method} {route}")  # low cardinality: the template, not the path
             span.set(
                 **{
                     "http.route": route,

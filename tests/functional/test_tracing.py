@@ -223,7 +223,7 @@ def test_with_the_opentelemetry_sdk_spans_are_exported_in_the_callers_trace(clie
     finally:
         tracing._otel_tracer = previous  # type: ignore[method-assign]
     [row] = OutboxMessage.select()
-    spans = [s for s in exporter.get_finished_spans() if s.name.endswith("/sms/notifications")]
+    spans = [s for s in exporter.get_finished_spans() if s.name == "POST /sms/notifications"]
     [span] = spans
     assert f"{span.context.trace_id:032x}" == TRACE
     assert f"{span.parent.span_id:016x}" == PARENT

@@ -265,3 +265,16 @@ def test_the_app_follows_its_configuration(config, db, clock):
     assert events.enabled()
     create_app(config, db=db, clock=clock)
     assert not events.enabled()
+
+
+def test_dispatch_kind_event_needs_the_endpoint(db, db_url, monkeypatch, capsys):
+    from gateway.cli import main
+    from gateway.store.database import bind
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("PAMGATE_EVENTS_URL", raising=False)
+    try:
+        assert main(["dispatch", "--once", "--kind", "event"]) == 2
+    finally:
+        bind(db)
+    assert capsys.readouterr().err == "pamgate: dispatch: --kind event needs PAMGATE_EVENTS_URL\n"
