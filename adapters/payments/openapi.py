@@ -112,7 +112,7 @@ API = ApiDoc(
         Operation(
             "DELETE",
             "/payments/ticket-payments",
-            "Remove a link (payment_id and ticket_id in the query)",
+            "Remove a link (paymentId and ticketId in the query)",
             query=schemas.LinkQuery,
             responses={204: Response("Removed"), 400: _400, 404: _404},
         ),
