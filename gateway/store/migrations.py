@@ -172,19 +172,24 @@ LATEST = max(m.version for m in MIGRATIONS)
 
 
 def applied_version(db: Database) -> int:
-    """The highest applied migration, 0 for an empty database; raises if unreachable."""
+    """How far the schema is current: the highest migration up to which every migration is
+    applied (numbers landed out of order, so a database may hold 9 without 7: that one is at
+    6 until `migrate` runs). 0 for an empty database; raises if unreachable."""
     try:
         with db.atomic():
-            row = (
-                models.SchemaMigration.select(models.SchemaMigration.version)
-                .order_by(models.SchemaMigration.version.desc())
-                .first()
-            )
+            applied = {
+                row.version for row in models.SchemaMigration.select(models.SchemaMigration.version)
+            }
     except (OperationalError, ProgrammingError) as exc:
         if "schema_migration" in str(exc) or "no such table" in str(exc):
             return 0
         raise
-    return row.version if row else 0
+    current = 0
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version not in applied:
+            break
+        current = migration.version
+    return current
 
 
 def migrate(db: Database, *, now: Callable[[], dt.datetime] | None = None) -> list[Migration]:

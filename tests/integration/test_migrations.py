@@ -74,3 +74,18 @@ def test_migrate_twice_is_a_no_op(tmp_path) -> None:
     assert versions == [m.version for m in MIGRATIONS]  # reserved numbers may leave gaps
     assert versions == sorted(set(versions)) and versions[-1] == LATEST
     assert migrate(db) == []
+
+
+def test_a_database_missing_an_earlier_migration_is_not_current(db) -> None:
+    """Migrations land out of order: one applied later than a higher number still counts."""
+    from gateway.store.migrations import LATEST, applied_version
+    from gateway.store.models import SchemaMigration
+
+    assert applied_version(db) == LATEST
+    seven = SchemaMigration.get_by_id(7)
+    SchemaMigration.delete().where(SchemaMigration.version == 7).execute()
+    try:
+        assert applied_version(db) == 6
+    finally:  # the PostgreSQL test database is shared by the session's tests
+        SchemaMigration.create(version=7, name=seven.name, applied_at=seven.applied_at)
+    assert applied_version(db) == LATEST
