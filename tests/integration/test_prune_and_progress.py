@@ -9,7 +9,7 @@ import datetime as dt
 import io
 import os
 import pty
-import select
+import selectors
 import subprocess
 import sys
 import time
@@ -133,24 +133,32 @@ def _pty_run(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     )
     os.close(slave)
     seen = b""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the child closed its end
+    # a selector, not select(): the whole suite may hold descriptors above select()'s 1024
+    selector = selectors.DefaultSelector()
+    try:
+        selector.register(master, selectors.EVENT_READ)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed its end
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
                 break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    if proc.stdout:
-        proc.stdout.close()
-    return proc.wait(timeout=60), out, seen.decode(errors="replace")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        selector.close()
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout:
+            proc.stdout.close()
+        proc.wait(timeout=60)
+    return proc.returncode, out.decode(), seen.decode(errors="replace")
 
 
 def _env(db_url: str) -> dict[str, str]:
