@@ -24,6 +24,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -32,7 +33,7 @@ from peewee import IntegrityError, fn
 from gateway.core import ledger_kinds
 from gateway.core.errors import AlreadyReversed, CoreError, InsufficientFunds, NotFound, Unbalanced
 from gateway.store import fastsql
-from gateway.store.database import database, locked
+from gateway.store.database import database, is_postgres, locked
 from gateway.store.models import Account, Entry, Hold, LedgerTxn
 
 DEBIT = "debit"
@@ -222,6 +223,94 @@ def _rows(legs: Sequence[Leg]) -> dict[int, _Row]:
     return rows
 
 
+def _lean_account(legs: Sequence[Leg]) -> Account | None:
+    """The one account of the movement that caches its balance, when every account's
+    metadata is at hand (rows read or cached, not `Account(id=…)`) and no other leg's
+    account caches one: the usual shape (a player's wallet against house accounts), posted
+    without reading the wallet first (`_post_lean`). None: the general path (`_rows`)."""
+    found: Account | None = None
+    for leg in legs:
+        a = leg.account
+        if a.currency is None or a.caches_balance is None or a.kind is None:
+            return None
+        if a.caches_balance:
+            if found is not None and found.id != a.id:
+                return None
+            found = a
+    return found
+
+
+def _described(legs: Sequence[Leg]) -> dict[int, _Row]:
+    """Every account of the movement from its (immutable) metadata, no statement."""
+    return {
+        leg.account.id: _Row(
+            leg.account.id,
+            leg.account.code,
+            leg.account.kind,
+            leg.account.currency,
+            leg.account.normal_side,
+            leg.account.floor,
+            bool(leg.account.caches_balance),
+        )
+        for leg in legs
+    }
+
+
+@lru_cache(maxsize=8)
+def _lean_sql(postgres: bool, guarded: bool) -> str:
+    """The balance change, its floor check and (PostgreSQL) the transaction row in one
+    statement; the row is inserted only when the change was allowed."""
+    floor = _column(Account, "floor")
+    held = _column(Account, "held")
+    guard = f" AND ({floor} IS NULL OR {_BALANCE} + %s - {held} >= {floor})" if guarded else ""
+    update = (
+        f"UPDATE {_ACCOUNT} SET {_BALANCE} = {_BALANCE} + %s "  # noqa: S608 - placeholders only
+        f"WHERE {_ACCOUNT_ID} = %s{guard} RETURNING {_ACCOUNT_ID}"
+    )
+    if not postgres:
+        return update
+    return (
+        f"WITH u AS ({update}) "  # noqa: S608 - identifiers from the models
+        f"INSERT INTO {_TXN} ({', '.join(_TXN_COLUMNS)}) "
+        f"SELECT {fastsql.placeholders(len(_TXN_COLUMNS))} WHERE EXISTS (SELECT 1 FROM u) "
+        f"RETURNING {_TXN_ID}"
+    )
+
+
+def _post_lean(account: Account, delta: int, exempt: bool, txn: tuple[Any, ...]) -> int:
+    """Change the one cached balance (row-locked by the UPDATE; a debit below the floor
+    changes nothing) and write the transaction row: one round trip on PostgreSQL, where
+    the `UPDATE … RETURNING` and the insert are one statement. Returns the new txn id."""
+    postgres = is_postgres(database)
+    guarded = delta < 0 and not exempt
+    params: list[Any] = [delta, account.id, *([delta] if guarded else [])]
+    if postgres:
+        row = fastsql.execute(_lean_sql(True, guarded), [*params, *txn]).fetchone()
+        txn_id = None if row is None else int(row[0])
+    else:
+        allowed = fastsql.execute(_lean_sql(False, guarded), params).fetchall()
+        txn_id = (
+            fastsql.insert(_TXN, dict(zip(_TXN_COLUMNS, txn, strict=True)), returning_id=True)
+            if allowed
+            else None
+        )
+    if txn_id is None:  # refused: nothing was written; say why
+        found = fastsql.execute(
+            f"SELECT {_BALANCE}, {_column(Account, 'held')} FROM {_ACCOUNT} "  # noqa: S608
+            f"WHERE {_ACCOUNT_ID} = %s",
+            (account.id,),
+        ).fetchone()
+        if found is None:
+            raise NotFound("account not found")
+        raise InsufficientFunds(
+            "insufficient funds",
+            account=account.code,
+            available=int(found[0]) - int(found[1]),
+            needed=-delta,
+        )
+    return txn_id
+
+
 def balance_of(account: Account) -> Balance:
     row = Account.get_by_id(account.id)
     if row.caches_balance:
@@ -254,7 +343,8 @@ def post(
     legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2:
         raise Unbalanced("a transaction needs at least two non-zero entries")
-    accounts = _rows(legs)
+    lean = _lean_account(legs)
+    accounts = _described(legs) if lean is not None else _rows(legs)
     ledger_kinds.check(kind, {row.kind for row in accounts.values()})
     per_currency: dict[str, int] = defaultdict(int)
     deltas: dict[int, int] = defaultdict(int)
@@ -267,6 +357,8 @@ def post(
         raise Unbalanced("entries do not sum to zero per currency", per_currency=unbalanced)
     exempt = set(allow_overdraft)
     for account_id, delta in deltas.items():
+        if lean is not None:  # the floor is checked by the balance's UPDATE itself
+            break
         account = accounts[account_id]
         floor = account.floor
         below = floor is not None and account.balance + delta - account.held < floor
@@ -277,34 +369,23 @@ def post(
                 available=account.balance - account.held,
                 needed=-delta,
             )
-    txn_id = fastsql.insert(
-        _TXN,
-        dict(
-            zip(
-                _TXN_COLUMNS,
-                (
-                    kind,
-                    reference,
-                    reverses.id if reverses else None,
-                    actor,
-                    request_id,
-                    memo,
-                    now,
-                ),
-                strict=True,
-            )
-        ),
-        returning_id=True,
-    )
+    txn_values = (kind, reference, reverses.id if reverses else None, actor, request_id, memo, now)
+    if lean is not None:
+        txn_id = _post_lean(lean, deltas[lean.id], lean.id in exempt, txn_values)
+        changed = []
+    else:
+        txn_id = fastsql.insert(
+            _TXN, dict(zip(_TXN_COLUMNS, txn_values, strict=True)), returning_id=True
+        )
+        changed = sorted(
+            (account_id, delta)
+            for account_id, delta in deltas.items()
+            if delta and accounts[account_id].caches_balance
+        )
     fastsql.insert_many(
         _ENTRY,
         _ENTRY_COLUMNS,
         [(txn_id, leg.account.id, leg.amount, accounts[leg.account.id].currency) for leg in legs],
-    )
-    changed = sorted(
-        (account_id, delta)
-        for account_id, delta in deltas.items()
-        if delta and accounts[account_id].caches_balance
     )
     if changed:
         cases = " ".join("WHEN %s THEN %s" for _ in changed)
