@@ -120,6 +120,7 @@ LAYERS = (
     ("    once-only record claim", "gateway/core/replays.py", "claim"),
     ("    once-only record complete", "gateway/core/replays.py", "complete"),
     ("    JSON decode", "gateway/http/jsonbody.py", "decode"),
+    ("    schema validation (FastLoad.load)", "adapters/fastload.py", "load"),
     ("    schema validation (marshmallow)", "marshmallow/schema.py", "load"),
     ("    betengine.place (core)", "gateway/core/betengine/place.py", "place"),
     ("      idempotency claim", "gateway/core/idempotency.py", "claim"),

@@ -370,6 +370,7 @@ def post(
                 needed=-delta,
             )
     txn_values = (kind, reference, reverses.id if reverses else None, actor, request_id, memo, now)
+    txn_id: int | None
     if lean is not None:
         txn_id = _post_lean(lean, deltas[lean.id], lean.id in exempt, txn_values)
         changed = []
