@@ -231,7 +231,7 @@ def _lean_account(legs: Sequence[Leg]) -> Account | None:
     found: Account | None = None
     for leg in legs:
         a = leg.account
-        if a.currency is None or a.caches_balance is None or a.kind is None:
+        if a.currency is None or a.caches_balance is None or a.kind is None or not a.normal_side:
             return None
         if a.caches_balance:
             if found is not None and found.id != a.id:
