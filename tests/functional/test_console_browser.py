@@ -83,6 +83,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
+    driver.implicitly_wait(10)  # elements of a page still loading on a busy machine
     try:
         yield driver
     finally:
@@ -124,6 +125,9 @@ def statement_row(driver: Any, base: str, ventana: str) -> list[str]:
 
 
 def pay(driver: Any, amount: str, *, final: bool = False, notes: str = "") -> None:
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
     field = driver.find_element("name", "amount")
     field.clear()
     field.send_keys(amount)
@@ -131,7 +135,10 @@ def pay(driver: Any, amount: str, *, final: bool = False, notes: str = "") -> No
         driver.find_element("name", "isFinal").click()
     if notes:
         driver.find_element("name", "notes").send_keys(notes)
+    page = driver.find_element("tag name", "html")
     driver.find_element(*by("pay")).click()
+    # the click may return before the form's navigation: wait for the new page, then its flash
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
     driver.find_element(*by("flash"))
 
 
