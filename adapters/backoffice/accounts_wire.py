@@ -8,8 +8,8 @@ in the core (`translate.minor`). Nothing here queries or decides.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from marshmallow import Schema, ValidationError, validate
@@ -101,22 +101,11 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
 }
 
 
-def from_core(exc: errors.CoreError) -> ProtocolError:
-    hit = next((ERROR_TABLE[k] for k in type(exc).__mro__ if k in ERROR_TABLE), None)
-    if hit is None:
-        return translate.from_core(exc)
-    status, code = hit
-    message = exc.message[:1].upper() + exc.message[1:]
-    field = exc.details.get("field")
-    return translate.error(status, code, message, {field: [message]} if field else None)
+from_core = translate.mapped(ERROR_TABLE)
 
 
-@contextmanager
-def core_errors() -> Iterator[None]:
-    try:
-        yield
-    except errors.CoreError as exc:
-        raise from_core(exc) from None
+def core_errors() -> AbstractContextManager[None]:
+    return translate.core_errors(from_core)
 
 
 def _refused(messages: Mapping[str, Any]) -> ProtocolError:

@@ -7,8 +7,7 @@ the back office (`translate.minor`). Nothing here queries or decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from marshmallow import validate
@@ -18,7 +17,6 @@ from adapters.text import Text
 from gateway.core import errors, payouts
 from gateway.core.clock import iso
 from gateway.core.money import to_units
-from gateway.http.errors import ProtocolError
 
 UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -66,22 +64,11 @@ ERROR_TABLE: dict[type[errors.CoreError], tuple[int, str]] = {
 }
 
 
-def from_core(exc: errors.CoreError) -> ProtocolError:
-    hit = next((ERROR_TABLE[k] for k in type(exc).__mro__ if k in ERROR_TABLE), None)
-    if hit is None:
-        return translate.from_core(exc)
-    status, code = hit
-    message = exc.message[:1].upper() + exc.message[1:]
-    field = exc.details.get("field")
-    return translate.error(status, code, message, {field: [message]} if field else None)
+from_core = translate.mapped(ERROR_TABLE)
 
 
-@contextmanager
-def core_errors() -> Iterator[None]:
-    try:
-        yield
-    except errors.CoreError as exc:
-        raise from_core(exc) from None
+def core_errors() -> AbstractContextManager[None]:
+    return translate.core_errors(from_core)
 
 
 def pay_command(data: dict[str, Any], currency: str) -> payouts.PayTicket:

@@ -77,13 +77,33 @@ def from_core(exc: errors.CoreError) -> ProtocolError:
     return error(status, code, message, details)
 
 
+def mapped(
+    table: Mapping[type[errors.CoreError], tuple[int, str]],
+) -> Callable[[errors.CoreError], ProtocolError]:
+    """`from_core` with a seed's own codes first: the most specific class of `table` in the
+    refusal's MRO wins, anything else maps as the back office's."""
+
+    def translate(exc: errors.CoreError) -> ProtocolError:
+        hit = next((table[k] for k in type(exc).__mro__ if k in table), None)
+        if hit is None:
+            return from_core(exc)
+        status, code = hit
+        message = exc.message[:1].upper() + exc.message[1:]
+        field = exc.details.get("field")
+        return error(status, code, message, {field: [message]} if field else None)
+
+    return translate
+
+
 @contextmanager
-def core_errors() -> Iterator[None]:
+def core_errors(
+    translate: Callable[[errors.CoreError], ProtocolError] = from_core,
+) -> Iterator[None]:
     """Turn a core refusal raised inside the block into its back-office error."""
     try:
         yield
     except errors.CoreError as exc:
-        raise from_core(exc) from None
+        raise translate(exc) from None
 
 
 # --- requests ------------------------------------------------------------------------------
