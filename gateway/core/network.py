@@ -10,6 +10,7 @@ from gateway.core.commands import Context, Done, Outcome, run
 from gateway.core.errors import Forbidden, Invalid, NotFound
 from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal, Scope
 from gateway.core.results import result
+from gateway.store import fastsql
 from gateway.store.models import Banca, Vendedor, Ventana
 
 
@@ -148,6 +149,22 @@ def scope_of_vendedor(vendedor_id: str) -> Scope:
     return Scope(banca_id=v.ventana.banca_id, ventana_id=v.ventana_id, vendedor_id=v.id)
 
 
+def _network_sql() -> str:
+    banca, ventana, vendedor = (m._meta.table_name for m in (Banca, Ventana, Vendedor))
+    return (
+        f"SELECT (SELECT id FROM {banca} WHERE id = %s), "  # noqa: S608 - identifiers only
+        f"(SELECT id FROM {ventana} WHERE id = %s), "
+        f"(SELECT banca_id FROM {ventana} WHERE id = %s), "
+        f"(SELECT id FROM {vendedor} WHERE id = %s), "
+        f"(SELECT v.id FROM {vendedor} s JOIN {ventana} v ON v.id = s.ventana_id WHERE s.id = %s), "
+        f"(SELECT v.banca_id FROM {vendedor} s JOIN {ventana} v ON v.id = s.ventana_id "
+        "WHERE s.id = %s)"
+    )
+
+
+_NETWORK_SQL = _network_sql()
+
+
 def resolve_principal(principal: Principal) -> Principal:
     """The principal as the records say it is (SPEC 0 and 2): every id it claims must name an
     existing record (else Forbidden), and its own place in the network decides the rest.
@@ -155,33 +172,31 @@ def resolve_principal(principal: Principal) -> Principal:
     A VENTANA acts for the banca that owns its ventana, whatever its `bancaId` claim says; a
     VENDEDOR for its vendedor's ventana and that ventana's banca. A VENTANA token's
     `vendedorId`, if any, must be a seller of that ventana. ADMIN claims are only checked.
+    One statement; a principal already resolved (by the authenticator) is returned as is.
     """
-    banca = ventana = vendedor = None
-    if principal.banca_id is not None:
-        banca = Banca.get_or_none(Banca.id == principal.banca_id)
-        if banca is None:
-            raise Forbidden("token names an unknown banca")
-    if principal.ventana_id is not None:
-        ventana = Ventana.get_or_none(Ventana.id == principal.ventana_id)
-        if ventana is None:
-            raise Forbidden("token names an unknown ventana")
-    if principal.vendedor_id is not None:
-        vendedor = Vendedor.get_or_none(Vendedor.id == principal.vendedor_id)
-        if vendedor is None:
-            raise Forbidden("token names an unknown vendedor")
-    if principal.role == ADMIN:
+    if principal.resolved:
         return principal
+    b, v, s = principal.banca_id, principal.ventana_id, principal.vendedor_id
+    found = fastsql.execute(_NETWORK_SQL, (b, v, v, s, s, s)).fetchone()
+    banca, ventana, ventana_banca, vendedor, seller_window, seller_banca = found
+    if b is not None and banca is None:
+        raise Forbidden("token names an unknown banca")
+    if v is not None and ventana is None:
+        raise Forbidden("token names an unknown ventana")
+    if s is not None and vendedor is None:
+        raise Forbidden("token names an unknown vendedor")
+    if principal.role == ADMIN:
+        return replace(principal, resolved=True)
     if principal.role == VENTANA:
         if ventana is None:
             raise Forbidden("a VENTANA token must name its ventana")
-        if vendedor is not None and vendedor.ventana_id != ventana.id:
+        if vendedor is not None and seller_window != ventana:
             raise Forbidden("token names a vendedor of another ventana")
-        return replace(principal, banca_id=ventana.banca_id)
+        return replace(principal, banca_id=ventana_banca, resolved=True)
     if principal.role == VENDEDOR:
         if vendedor is None:
             raise Forbidden("a VENDEDOR token must name its vendedor")
-        window = vendedor.ventana
-        return replace(principal, ventana_id=window.id, banca_id=window.banca_id)
+        return replace(principal, ventana_id=seller_window, banca_id=seller_banca, resolved=True)
     raise Forbidden("unknown role")
 
 

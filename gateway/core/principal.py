@@ -30,6 +30,9 @@ class Principal:
     ventana_id: str | None = None
     vendedor_id: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
+    # set by `network.resolve_principal` once the records confirmed (and completed) the
+    # claims: resolving again is a no-op (the network's rows are never moved or deleted)
+    resolved: bool = field(default=False, compare=False)
 
     @property
     def is_admin(self) -> bool:

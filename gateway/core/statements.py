@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from peewee import EXCLUDED, Case, fn
+from peewee import Case, fn
 
 from gateway.core import policy
 from gateway.core.errors import Invalid, NotFound
 from gateway.core.principal import Principal, Scope
 from gateway.core.results import result
+from gateway.store import fastsql
 from gateway.store.database import database
 from gateway.store.models import Banca, DailyActivity, Vendedor, Ventana
 
@@ -140,30 +141,40 @@ def record(
     finals: int = 0,
 ) -> None:
     """Add to a position's row of `day` (negative amounts take back a reversed movement)."""
-    deltas = {
-        "sales": sales,
-        "payouts": payouts,
-        "paid": paid,
-        "collected": collected,
-        "settlements": settlements,
-        "finals": finals,
-    }
-    A = DailyActivity
-    (
-        A.insert(
-            banca=position.banca,
-            ventana=position.ventana,
-            vendedor=position.vendedor,
-            day=day,
-            currency=currency,
-            **deltas,
-        )
-        .on_conflict(
-            conflict_target=[A.ventana, A.vendedor, A.day, A.currency, A.banca],
-            update={getattr(A, k): getattr(A, k) + getattr(EXCLUDED, k) for k in deltas},
-        )
-        .execute()
+    fastsql.defer(
+        _RECORD_SQL,
+        (
+            position.banca,
+            position.ventana,
+            position.vendedor,
+            day,
+            currency,
+            sales,
+            payouts,
+            paid,
+            collected,
+            settlements,
+            finals,
+        ),
     )
+
+
+def _record_sql() -> str:
+    """The upsert `record` runs: written once (peewee would rebuild it on every sale)."""
+    a = DailyActivity._meta
+    keys = [a.fields[f].column_name for f in ("banca", "ventana", "vendedor", "day", "currency")]
+    sums = [a.fields[f].column_name for f in _AMOUNTS]
+    columns = keys + sums
+    added = ", ".join(f"{c} = {a.table_name}.{c} + EXCLUDED.{c}" for c in sums)
+    return (
+        f"INSERT INTO {a.table_name} ({', '.join(columns)}) "  # noqa: S608 - identifiers only
+        f"VALUES ({fastsql.placeholders(len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+    )
+
+
+_AMOUNTS = ("sales", "payouts", "paid", "collected", "settlements", "finals")
+_RECORD_SQL = _record_sql()
 
 
 def record_sale(

@@ -106,5 +106,18 @@ def insert_later(table: str, row: Mapping[str, Any]) -> None:
     defer(_insert_sql(table, tuple(row), 1, False), list(row.values()))
 
 
+def insert_model_later(instance: Any) -> None:
+    """Insert a new model instance's row whose id is already set (deferred, see `defer`):
+    the fields it was given, converted as peewee would store them."""
+    meta = instance._meta
+    data = instance.__data__
+    row = {
+        field.column_name: field.db_value(data[field.name])
+        for field in meta.sorted_fields
+        if field.name in data
+    }
+    insert_later(meta.table_name, row)
+
+
 def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
