@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from gateway.core import policy
 from gateway.core.commands import Context, Done, Outcome, run
@@ -11,6 +13,7 @@ from gateway.core.errors import Forbidden, Invalid, NotFound
 from gateway.core.principal import ADMIN, VENDEDOR, VENTANA, Principal, Scope
 from gateway.core.results import result
 from gateway.store import fastsql
+from gateway.store.database import database
 from gateway.store.models import Banca, Vendedor, Ventana
 
 
@@ -164,6 +167,13 @@ def _network_sql() -> str:
 
 _NETWORK_SQL = _network_sql()
 
+# Claims the records confirmed, per database: (role, banca, ventana, vendedor) → the banca and
+# ventana the principal acts for. Bancas, ventanas and vendedores are never moved or deleted,
+# so what resolved once resolves the same way for ever; refusals are never remembered, and a
+# resolution is remembered only once the transaction that read it has committed.
+_CONFIRMED: WeakKeyDictionary[Any, dict[tuple[str | None, ...], tuple[str | None, str | None]]]
+_CONFIRMED = WeakKeyDictionary()
+
 
 def resolve_principal(principal: Principal) -> Principal:
     """The principal as the records say it is (SPEC 0 and 2): every id it claims must name an
@@ -172,10 +182,23 @@ def resolve_principal(principal: Principal) -> Principal:
     A VENTANA acts for the banca that owns its ventana, whatever its `bancaId` claim says; a
     VENDEDOR for its vendedor's ventana and that ventana's banca. A VENTANA token's
     `vendedorId`, if any, must be a seller of that ventana. ADMIN claims are only checked.
-    One statement; a principal already resolved (by the authenticator) is returned as is.
+    One statement the first time; a principal already resolved (by the authenticator) is
+    returned as is.
     """
     if principal.resolved:
         return principal
+    key = (principal.role, principal.banca_id, principal.ventana_id, principal.vendedor_id)
+    confirmed = _CONFIRMED.setdefault(database.obj, {})
+    known = confirmed.get(key)
+    if known is None:
+        known = _resolve(principal)
+        database.after_commit(lambda: confirmed.__setitem__(key, known))
+    banca_id, ventana_id = known
+    return replace(principal, banca_id=banca_id, ventana_id=ventana_id, resolved=True)
+
+
+def _resolve(principal: Principal) -> tuple[str | None, str | None]:
+    """The banca and ventana a principal acts for, read from the records (one statement)."""
     b, v, s = principal.banca_id, principal.ventana_id, principal.vendedor_id
     found = fastsql.execute(_NETWORK_SQL, (b, v, v, s, s, s)).fetchone()
     banca, ventana, ventana_banca, vendedor, seller_window, seller_banca = found
@@ -186,17 +209,17 @@ def resolve_principal(principal: Principal) -> Principal:
     if s is not None and vendedor is None:
         raise Forbidden("token names an unknown vendedor")
     if principal.role == ADMIN:
-        return replace(principal, resolved=True)
+        return b, v
     if principal.role == VENTANA:
         if ventana is None:
             raise Forbidden("a VENTANA token must name its ventana")
         if vendedor is not None and seller_window != ventana:
             raise Forbidden("token names a vendedor of another ventana")
-        return replace(principal, banca_id=ventana_banca, resolved=True)
+        return ventana_banca, v
     if principal.role == VENDEDOR:
         if vendedor is None:
             raise Forbidden("a VENDEDOR token must name its vendedor")
-        return replace(principal, ventana_id=seller_window, banca_id=seller_banca, resolved=True)
+        return seller_banca, seller_window
     raise Forbidden("unknown role")
 
 

@@ -209,6 +209,7 @@ def gunicorn_settings(config: Config) -> dict[str, object]:
         "timeout": config.timeout_s,
         "graceful_timeout": config.graceful_timeout_s,
         "keepalive": 5,
+        "reuse_port": True,
         "max_requests": 0,
         "accesslog": None,  # pamgate writes its own access line (with request id) per request
         "logconfig_dict": logging_dict(config.log_level, config.log_format),
