@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export PAMGATE_PARTNERS_FILE ?= $(CURDIR)/config/demo_partners.toml
 
-.PHONY: run test lint install migrate demo serve clean bench bench-scale fuzz
+.PHONY: run test lint install migrate demo serve clean bench bench-scale bench-counter wrk fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,13 +54,23 @@ fuzz: install
 	PAMGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/functional/test_openapi_fuzz.py
 
-# wrk is required (apt-get install wrk); PostgreSQL at PAMGATE_BENCH_PG (default $(PG_URL))
-bench: install
+# the load generator: Debian's wrk, installed when missing (root), else say how
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && export DEBIAN_FRONTEND=noninteractive && \
+		{ apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } \
+		>/dev/null; } || { echo "wrk is required: apt-get install wrk"; exit 1; }
+
+# PostgreSQL at PAMGATE_BENCH_PG (default $(PG_URL))
+bench: install wrk
 	$(BIN)/python bench/run_all.py
 
 # PostgreSQL through bench/latency_proxy.py (+5 ms each way), 256 players, 2 vs 16 workers
-bench-scale: install
+bench-scale: install wrk
 	$(BIN)/python bench/scale_bench.py
+
+# two cashiers paying 1,000 winners over HTTP; statements over 1,000,000 tickets
+bench-counter: install wrk
+	$(BIN)/python bench/counter_bench.py
 
 clean:
 	rm -rf $(VENV) pamgate.db pamgate.db-wal pamgate.db-shm .pytest_cache .ruff_cache .mypy_cache

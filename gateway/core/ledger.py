@@ -176,6 +176,12 @@ _TXN_COLUMNS = tuple(
     for f in ("kind", "reference", "reverses", "actor", "request_id", "memo", "created_at")
 )
 _TXN_ID = _column(LedgerTxn, "id")
+# the transaction row's values as `INSERT … SELECT` takes them: typed where a NULL would leave
+# a prepared statement's parameter without a type (`reverses_id`)
+_TXN_VALUES = ", ".join(
+    "CAST(%s AS BIGINT)" if column == _column(LedgerTxn, "reverses") else "%s"
+    for column in _TXN_COLUMNS
+)
 _ENTRY_COLUMNS = tuple(_column(Entry, f) for f in ("txn", "account", "amount", "currency"))
 
 
@@ -272,7 +278,7 @@ def _lean_sql(postgres: bool, guarded: bool) -> str:
     return (
         f"WITH u AS ({update}) "  # noqa: S608 - identifiers from the models
         f"INSERT INTO {_TXN} ({', '.join(_TXN_COLUMNS)}) "
-        f"SELECT {fastsql.placeholders(len(_TXN_COLUMNS))} WHERE EXISTS (SELECT 1 FROM u) "
+        f"SELECT {_TXN_VALUES} WHERE EXISTS (SELECT 1 FROM u) "
         f"RETURNING {_TXN_ID}"
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 import falcon
@@ -36,6 +37,9 @@ class TokenService:
         self._secret = secret
         self._clock = clock
         self.ttl_s = ttl_s
+        # A cashier sends the same token with every request: its signature and claims are
+        # checked once (refused tokens are never remembered); expiry is checked every time.
+        self._checked = lru_cache(maxsize=4096)(self._check)
 
     def mint(self, principal: Principal, *, ttl_s: int | None = None) -> str:
         now = self._clock.now()
@@ -59,6 +63,14 @@ class TokenService:
     def verify(self, token: str) -> Principal:
         """The principal a validly signed, unexpired token describes; `InvalidToken` for
         anything else, a claim of the wrong type or size included (SPEC 0: never a 500)."""
+        principal, exp = self._checked(token)
+        # Expiry is checked against the injected clock, not the wall clock.
+        if exp <= unix(self._clock.now()):
+            raise InvalidToken("expired")
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, int]:
+        """The signature and every claim but expiry: the principal and its `exp`."""
         try:
             claims = jwt.decode(
                 token,
@@ -72,15 +84,12 @@ class TokenService:
             raise InvalidToken("bad_claims")
         exp = _timestamp(claims, "exp")
         _timestamp(claims, "iat")  # type and range; PyJWT already refused one in the future
-        # Expiry is checked against the injected clock, not the wall clock.
-        if exp <= unix(self._clock.now()):
-            raise InvalidToken("expired")
         role = claims["role"]
         if not isinstance(role, str) or role not in ROLES:
             raise InvalidToken("bad_claims")
         if "jti" in claims:
             _text(claims, "jti", MAX_JTI)
-        return Principal(
+        principal = Principal(
             user_id=_text(claims, "sub", MAX_SUB),
             role=role,
             banca_id=_optional_id(claims, "bancaId"),
@@ -88,6 +97,7 @@ class TokenService:
             vendedor_id=_optional_id(claims, "vendedorId"),
             permissions=_permissions(claims),
         )
+        return principal, exp
 
 
 # Claim limits: `sub` is stored as the actor (`PlayerToken.created_by` holds 100 characters),

@@ -9,14 +9,18 @@ is correct on both engines: PostgreSQL gets `SELECT … FOR UPDATE`, SQLite gets
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
+import itertools
 import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlparse
+from weakref import WeakKeyDictionary
 
 from peewee import (
     Database,
@@ -37,18 +41,125 @@ class _Pending(threading.local):
         self.began = False  # BEGIN is among the pending statements
 
 
+_NAMES = itertools.count(1)
+_UNPREPARABLE = ""  # a statement the server refused to prepare: sent as plain text
+_SEEN = "?"  # run once on this connection: prepared the second time
+MAX_PREPARED = 512  # per connection: the hand-written statements have far fewer shapes
+
+
+def _param_type(value: Any) -> str:
+    """A prepared statement's parameter type, from the first value it is given: the types
+    PostgreSQL could infer too narrowly (an `int` next to `ELSE 0` would become `integer`),
+    declared; anything else (`unknown`) inferred from the statement, as plain text is."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, dt.datetime):
+        return "timestamp" if value.tzinfo is None else "timestamptz"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, Decimal):
+        return "numeric"
+    return "unknown"
+
+
+def _numbered(text: str, count: int) -> str | None:
+    """`%s` placeholders as `$1`, `$2`…; None when the text does not take `count` of them."""
+    parts = text.split("%s")
+    if "%" in "".join(parts) or len(parts) != count + 1:
+        return None
+    return "".join(part + (f"${i}" if i <= count else "") for i, part in enumerate(parts, 1))
+
+
 class PipelinedPostgres(PooledPostgresqlDatabase):
-    """Pooled PostgreSQL that saves round trips inside a transaction.
+    """Pooled PostgreSQL that saves round trips inside a transaction, and the server's
+    parsing and planning of the hot statements.
 
     `BEGIN` and the writes whose results nobody reads (`defer`) are held back and sent in
     one round trip together with the next statement that needs an answer, or with
     `COMMIT`. Order is kept, errors surface at that next statement (the transaction then
     rolls back as usual), and a `ROLLBACK` drops what was never sent.
+
+    The hand-written statements (`gateway.store.fastsql`) are prepared on each connection
+    from their second use (`PREPARE`) and then sent as `EXECUTE` with their values: the
+    server parses and plans them once per connection, not per call. Preparing never adds a
+    round trip inside a transaction: a statement due there is prepared when its connection
+    goes back to the pool (outside a transaction, at once). A statement the server cannot
+    prepare is remembered and always sent as plain text on that connection.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending = _Pending()
+        self._prepared: WeakKeyDictionary[Any, dict[str, str]] = WeakKeyDictionary()
+        self._wanted: WeakKeyDictionary[Any, dict[str, tuple[Any, ...]]] = WeakKeyDictionary()
+
+    def execute_prepared(self, text: str, params: Sequence[Any]) -> Any:
+        """Run a hand-written statement (`%s` placeholders), as this connection's prepared
+        statement once it has one; the DB-API cursor."""
+        statement = self._statement(text, params)
+        if statement is None:
+            return self.execute_sql(text, params)
+        return self._send(statement)
+
+    def _statement(self, text: str, params: Sequence[Any]) -> bytes | None:
+        """`EXECUTE name (values)` for `text` if this connection has it prepared (preparing
+        it now when due and outside a transaction); None: send the plain text."""
+        if self.is_closed():
+            self.connect()
+        conn = self.connection()
+        known = self._prepared.setdefault(conn, {})
+        name = known.get(text)
+        if name is None:  # the first time: plain text (a statement run once is not worth it)
+            if len(known) < 2 * MAX_PREPARED:
+                known[text] = _SEEN
+            return None
+        if name == _SEEN:
+            if self.in_transaction():  # no round trip of its own here: when it is back
+                self._wanted.setdefault(conn, {})[text] = tuple(params)
+                return None
+            name = self._prepare(conn, known, text, params)
+        if not name:
+            return None
+        if not params:
+            return f"EXECUTE {name}".encode()
+        marks = ", ".join(["%s"] * len(params))
+        return bytes(self.cursor().mogrify(f"EXECUTE {name} ({marks})", tuple(params)))
+
+    def _prepare(self, conn: Any, known: dict[str, str], text: str, params: Sequence[Any]) -> str:
+        """PREPARE `text` on `conn` (outside a transaction: a refusal aborts nothing)."""
+        import psycopg2  # only PostgreSQL deployments load the driver
+
+        numbered = _numbered(text, len(params))
+        prepared = sum(1 for n in known.values() if n not in (_SEEN, _UNPREPARABLE))
+        if numbered is None or prepared >= MAX_PREPARED:
+            known[text] = _UNPREPARABLE
+            return _UNPREPARABLE
+        name = f"pamgate_{next(_NAMES)}"
+        types = f" ({', '.join(_param_type(v) for v in params)})" if params else ""
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"PREPARE {name}{types} AS {numbered}")
+        except psycopg2.Error:
+            known[text] = _UNPREPARABLE
+            return _UNPREPARABLE
+        known[text] = name
+        return name
+
+    def _prepare_wanted(self, conn: Any) -> None:
+        """Prepare what transactions on `conn` found due, now that it is idle."""
+        import psycopg2.extensions
+
+        wanted = self._wanted.pop(conn, None)
+        if not wanted or conn.closed:
+            return
+        if conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            return
+        known = self._prepared.setdefault(conn, {})
+        for text, params in wanted.items():
+            if known.get(text) == _SEEN:
+                self._prepare(conn, known, text, params)
 
     def begin(self, isolation_level: Any = None) -> None:
         if self.is_closed():  # connecting resets peewee's transaction state: do it now
@@ -61,11 +172,15 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         self._pending.began = True
 
     def defer(self, sql: str, params: Sequence[Any]) -> None:
-        """Queue a statement whose result is not needed (inside a transaction only)."""
+        """Queue a hand-written statement whose result is not needed (inside a transaction
+        only; outside one it runs at once)."""
         if not self.in_transaction():
-            self.execute_sql(sql, params)
+            self.execute_prepared(sql, params)
             return
-        self._pending.statements.append(self.cursor().mogrify(sql, tuple(params)))
+        statement = self._statement(sql, params)
+        if statement is None:
+            statement = self.cursor().mogrify(sql, tuple(params))
+        self._pending.statements.append(statement)
 
     def _send(self, final: bytes | None) -> Any:
         statements = self._pending.statements
@@ -116,6 +231,8 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         self._pending.statements.clear()
         self._pending.began = False
+        if not close_conn:  # back to the pool: prepare what its transactions found due
+            self._prepare_wanted(conn)
         super()._close(conn, close_conn)
 
 

@@ -26,8 +26,12 @@ def execute(text: str, params: Sequence[Any] = ()) -> Any:
     """Run one statement on the bound database; returns the DB-API cursor.
 
     `text` is always a constant of this codebase (identifiers and placeholders only);
-    values travel as parameters.
+    values travel as parameters. On PostgreSQL it runs as a prepared statement of the
+    connection (`PipelinedPostgres.execute_prepared`).
     """
+    target = database.obj
+    if hasattr(target, "execute_prepared"):
+        return target.execute_prepared(text, tuple(params))
     sql = text if is_postgres(database) else _sqlite(text)
     return database.execute_sql(sql, tuple(params))
 
