@@ -3,7 +3,9 @@
 Adapters raise `ProtocolError` with the exact body their protocol documents. Everything
 else is rendered here in the shape of the family the path belongs to (the registry of
 `gateway/http/protocol.py`): falcon's own 404/405/413, a core error an adapter did not
-translate (the family's `from_core`), an unexpected exception (500, `internal_error`). So a
+translate (the family's `from_core`), the database busy or unreachable (503 with
+`Retry-After`: the pool had no connection in time, the server refused or dropped the
+connection), an unexpected exception (500, `internal_error`). So a
 Betstack client never sees a back-office error body and no client sees a stack trace.
 """
 
@@ -14,6 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import falcon
+from peewee import InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
 
 from gateway.core.errors import CoreError
 from gateway.logs import get_logger
@@ -68,11 +72,24 @@ def install(app: falcon.App, protocols: Protocols) -> None:
             raise TypeError("from_core must return a ProtocolError")
         protocol_error(req, resp, translated, params)
 
+    def database_unavailable(
+        req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
+    ) -> None:
+        # the pool had no connection free in time, or the database could not be reached or
+        # dropped the connection: the request's transaction did not commit (or its outcome
+        # is unknown, which a retry under the same idempotency key settles)
+        log.warning("database_unavailable", path=req.path, method=req.method, error=str(ex)[:200])
+        req.context.error_reason = "database_unavailable"
+        _write(req, resp, 503, protocols.body(req.path, 503))
+        resp.set_header("Retry-After", "1")
+
     def unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
         log.error("unhandled_exception", path=req.path, method=req.method, exc_info=ex)
         _write(req, resp, 500, protocols.body(req.path, 500))
 
     app.add_error_handler(Exception, unexpected)
+    unavailable = (MaxConnectionsExceeded, OperationalError, InterfaceError)
+    app.add_error_handler(unavailable, database_unavailable)
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(CoreError, core_error)
     app.add_error_handler(ProtocolError, protocol_error)

@@ -72,9 +72,9 @@ _CALLER_SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 # generic answers any operation of a family may give, beside those it declares
 _GENERIC_BY_CALLER: dict[str, tuple[int, ...]] = {
-    "partner": (400, 403, 413, 500),
-    "token": (400, 401, 403, 413, 500),
-    "none": (400, 413, 500),
+    "partner": (400, 403, 413, 500, 503),
+    "token": (400, 401, 403, 413, 500, 503),
+    "none": (400, 413, 500, 503),
 }
 _GENERIC_TEXT = {
     400: "A malformed request (body, query or path), in the family's error shape",
@@ -82,6 +82,8 @@ _GENERIC_TEXT = {
     403: "The caller is refused (signature, token or permission)",
     413: "The body is over the size limit",
     500: "An unexpected fault (code `internal_error`, no details)",
+    503: "The database is busy or unreachable: nothing was done, retry after `Retry-After` "
+    "seconds (with the same idempotency key)",
 }
 
 

@@ -39,6 +39,7 @@ GENERIC: dict[int, tuple[str, str]] = {
     431: ("HEADERS_TOO_LARGE", "Request header fields too large"),
     500: ("internal_error", "Internal server error"),
     501: ("NOT_IMPLEMENTED", "Not implemented"),
+    503: ("SERVICE_UNAVAILABLE", "The database is busy or unreachable; retry shortly"),
 }
 
 

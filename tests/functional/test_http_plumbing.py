@@ -124,3 +124,31 @@ def test_committed_ledger_transactions_are_counted_by_kind(client, clock):
     text = client.simulate_get("/metrics").text
     assert 'pamgate_ledger_transactions_total{kind="bet.stake"} 1.0' in text
     assert 'pamgate_ledger_transactions_total{kind="wallet.deposit"} 1.0' in text
+
+
+def test_an_unreachable_database_is_503_with_retry_after_in_each_familys_shape(config, clock):
+    """Nothing listens where the database should be: a signed partner request and a
+    back-office call both answer 503 `Retry-After: 1` in their own error shape (a retry
+    under the same key is safe), never 500, and say nothing of the connection."""
+    from gateway.core.principal import ADMIN, Principal
+    from tests import factories as f
+    from tests.openapi_check import ResponseChecker, checking_client
+
+    url = "postgresql://postgres@127.0.0.1:1/nowhere"
+    db = open_database(url, connect_timeout=1)
+    app = create_app(config.replace(database_url=url), db=db, clock=clock)
+    checker = ResponseChecker(app)
+    client = checking_client(app, checker)
+    with capture_logs() as logs:
+        partner = f.pam(client, clock, "ticket_create", f.ticket_data("DOWN-1", "p-1"))
+        token = app.services.tokens.mint(Principal(user_id="admin", role=ADMIN))
+        office = client.simulate_get("/api/v1/bancas", headers={"Authorization": f"Bearer {token}"})
+    assert partner.status_code == 503 and office.status_code == 503
+    assert partner.headers["Retry-After"] == "1" and office.headers["Retry-After"] == "1"
+    assert office.json["success"] is False
+    assert office.json["error"]["code"] == "SERVICE_UNAVAILABLE"
+    for resp in (partner, office):
+        assert "127.0.0.1" not in resp.text and "connection" not in resp.text.lower()
+    assert [e["event"] for e in logs].count("database_unavailable") == 2
+    assert not any(e["event"] == "unhandled_exception" for e in logs)
+    assert not checker.problems, checker.problems
