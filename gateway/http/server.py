@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import shutil
+import socket
 import tempfile
 from contextvars import ContextVar
 
@@ -191,9 +192,33 @@ def _seal_audit_log(interval_s: float) -> None:
                 database.close()  # back to the pool; SQLite keeps its connection
 
 
+def refuse_taken_address(bind: str) -> None:
+    """Each worker listens on its own socket (`SO_REUSEPORT`), which would also let a second
+    instance share the port with a running one, splitting its traffic: refuse to start when
+    anything already listens on a TCP `bind` address (a plain bind fails on a listening
+    port; connections of an earlier instance in TIME_WAIT do not count)."""
+    if bind.startswith(("unix:", "fd://")) or ":" not in bind:
+        return
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - the operator's own bind address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise SystemExit(
+                f"pamgate: {bind} is already in use ({exc.strerror}): is another instance running?"
+            ) from None
+
+
 def gunicorn_settings(config: Config) -> dict[str, object]:
     """gunicorn's settings for `pamgate serve` (and `gunicorn.conf.py`)."""
     from gateway.logs import configure_logging, logging_dict
+
+    def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+        for address in server.cfg.bind:
+            refuse_taken_address(address)
 
     def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
         configure_logging(config.log_level, config.log_format)
@@ -209,7 +234,8 @@ def gunicorn_settings(config: Config) -> dict[str, object]:
         "timeout": config.timeout_s,
         "graceful_timeout": config.graceful_timeout_s,
         "keepalive": 5,
-        "reuse_port": True,
+        "reuse_port": True,  # a socket per worker: the kernel spreads connections over them
+        "on_starting": on_starting,
         "max_requests": 0,
         "accesslog": None,  # pamgate writes its own access line (with request id) per request
         "logconfig_dict": logging_dict(config.log_level, config.log_format),
