@@ -331,11 +331,11 @@ def bench_payments(url: str, count: int, streams: int, warmup: int) -> dict[str,
         elapsed = time.perf_counter() - start
     finally:
         wrk.send_signal(signal.SIGINT)
-        out = wrk.communicate(timeout=30)[0]
+        printed = wrk.communicate(timeout=30)[0]
         workers_cpu = _children_cpu(proc.pid)
         proc.terminate()
         proc.wait(timeout=30)
-    statuses = {int(m[0]): int(m[1]) for m in re.findall(r"^STATUS (\d+) (\d+)$", out, re.M)}
+    statuses = {int(m[0]): int(m[1]) for m in re.findall(r"^STATUS (\d+) (\d+)$", printed, re.M)}
     first, last = (
         TicketPayment.select(fn.MIN(TicketPayment.created_at), fn.MAX(TicketPayment.created_at))
         .where(TicketPayment.ticket.in_(measured))
@@ -346,7 +346,7 @@ def bench_payments(url: str, count: int, streams: int, warmup: int) -> dict[str,
     payments = TicketPayment.select().count()
     ok = reconcile().ok
     db.close_all()
-    assert statuses.get(201) == total, (statuses, out[-2000:])
+    assert statuses.get(201) == total, (statuses, printed[-2000:])
     assert paid == total and payments == total and ok
     return {
         "payments": count,

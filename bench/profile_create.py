@@ -137,10 +137,12 @@ LAYERS = (
 )
 
 
-def _layer_times(stats: pstats.Stats, count: int) -> list[tuple[str, float, int]]:
+def _layer_times(
+    stats: pstats.Stats, count: int, layers: tuple[tuple[str, str, str], ...] = LAYERS
+) -> list[tuple[str, float, int]]:
     rows = []
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    for label, suffix, name in LAYERS:
+    for label, suffix, name in layers:
         total = 0.0
         calls = 0
         for (path, _line, func), (_cc, nc, _tt, ct, _callers) in raw.items():

@@ -121,8 +121,7 @@ def main() -> int:
         print(f"   CPU per payment: {cpu_us:.0f} µs in this process, {server_us:.0f} µs backend")
         print(f"   {trips:.2f} round trips, {stmts:.2f} SQL statements per payment")
         stats = pstats.Stats(profiler)
-        pc.LAYERS = LAYERS  # the same accounting, this path's layers
-        for label, us, calls in pc._layer_times(stats, len(profiled)):
+        for label, us, calls in pc._layer_times(stats, len(profiled), LAYERS):
             print(f"   {label:<42} {us:8.0f}   ({calls / len(profiled):.2f} calls)")
         if args.top:
             stats.sort_stats("tottime").print_stats(args.top)

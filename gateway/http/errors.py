@@ -88,8 +88,8 @@ def install(app: falcon.App, protocols: Protocols) -> None:
         _write(req, resp, 500, protocols.body(req.path, 500))
 
     app.add_error_handler(Exception, unexpected)
-    unavailable = (MaxConnectionsExceeded, OperationalError, InterfaceError)
-    app.add_error_handler(unavailable, database_unavailable)
+    for unavailable in (MaxConnectionsExceeded, OperationalError, InterfaceError):
+        app.add_error_handler(unavailable, database_unavailable)
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(CoreError, core_error)
     app.add_error_handler(ProtocolError, protocol_error)
