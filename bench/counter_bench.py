@@ -17,9 +17,10 @@ winners concurrently.
   workers) and two cashiers (VENTANA tokens of the two windows) paying their windows'
   tickets concurrently over HTTP, each with `--streams` connections, sent by wrk
   (`wrk_payments.lua`: a C client, so the load generator takes little of the machine's
-  CPU from the server); payments/s between the first and the last payment written (their
-  `created_at`) and as the client saw it, every ticket `PAID` once, and `reconcile()`
-  clean afterwards. Needs `wrk` (Debian package `wrk`).
+  CPU from the server); payments/s between the first and the last measured payment
+  written (their `created_at`, after `--warmup` unmeasured payments per cashier) and as the
+  client saw it, every ticket `PAID` once, and `reconcile()` clean afterwards. Needs `wrk`
+  (Debian package `wrk`).
 
 PostgreSQL runs on a throwaway database created on `PAMGATE_BENCH_PG` (default
 postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
