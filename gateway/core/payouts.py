@@ -182,11 +182,6 @@ _READ_SQL = (
     f"FROM {_T.table_name} WHERE {_T.fields['id'].column_name} = %s "
     f"AND {_T.fields['tombstone'].column_name} = %s"
 )
-_SAVE_SQL = (
-    f"UPDATE {_T.table_name} SET {_T.fields['status'].column_name} = %s, "  # noqa: S608
-    f"{_T.fields['paid_amount'].column_name} = %s, {_T.fields['updated_at'].column_name} = %s "
-    f"WHERE {_T.fields['id'].column_name} = %s"
-)
 
 
 def _read_ticket(ticket_id: str, *, lock: bool) -> Ticket | None:
@@ -214,12 +209,6 @@ def _lock_ticket(ticket_id: str, who: Principal) -> Ticket:
     if busy:
         raise PaymentInProgress("another payment of this ticket is being written", ticket=t.id)
     return t
-
-
-def _save_ticket(t: Ticket, now: dt.datetime) -> None:
-    """Write what paying changes of a ticket (status, paid amount), nothing else."""
-    t.updated_at = now
-    fastsql.defer(_SAVE_SQL, (t.status, t.paid_amount, now, t.id))
 
 
 def _post(ctx: Context, t: Ticket, payment: TicketPayment, banca: str | None = None) -> None:
@@ -260,7 +249,7 @@ def _settle_status(ctx: Context, t: Ticket, is_final: bool, payment: TicketPayme
         events.ticket_paid(
             ctx, t, method=payment.method, payment_id=payment.id, ventana_id=payment.ventana_id
         )
-    _save_ticket(t, ctx.now)
+    tickets.save_payment_state(t, ctx.now)
 
 
 def pay(
@@ -321,7 +310,7 @@ def pay(
         fastsql.insert_model_later(payment)
         t.paid_amount += cmd.amount
         if pending:
-            _save_ticket(t, ctx.now)
+            tickets.save_payment_state(t, ctx.now)
             events.payment_pending_approval(ctx, t, payment)
         else:
             _settle_status(ctx, t, cmd.is_final, payment)
@@ -412,7 +401,7 @@ def reverse(ctx: Context, principal: Principal, payment_id: str, reason: str) ->
         t.paid_amount -= payment.amount
         if t.status == tickets.PAID:
             tickets.move(t, tickets.EVALUATED)
-        _save_ticket(t, ctx.now)
+        tickets.save_payment_state(t, ctx.now)
         return Done(view(payment), target_id=payment.id, details={"reason": reason})
 
     return run(

@@ -22,6 +22,7 @@ from gateway.core.tickets.records import (
     not_found,
     page,
     save,
+    save_payment_state,
     set_hold,
 )
 from gateway.core.tickets.settlements import record as record_settlement
@@ -73,6 +74,7 @@ __all__ = [
     "page",
     "record_settlement",
     "save",
+    "save_payment_state",
     "set_hold",
     "settlements",
 ]
