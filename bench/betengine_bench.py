@@ -159,6 +159,7 @@ def run_wrk(
     threads: int = 2,
     connections: int = 16,
     path: str = "/pam",
+    timeout_s: int = 0,
 ) -> dict[str, float]:
     env = {
         **os.environ,
@@ -173,6 +174,7 @@ def run_wrk(
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
+            *([f"--timeout={timeout_s}s"] if timeout_s else []),
             "-s",
             str(ROOT / "bench" / "wrk_requests.lua"),
             f"http://127.0.0.1:{port}{path}",
@@ -184,7 +186,19 @@ def run_wrk(
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "non_2xx": float(errors.group(1)) if errors else 0.0}
+    non_2xx = float(errors.group(1)) if errors else 0.0
+    # "12345 requests in 20.01s": the answered 2xx per second is what was actually done
+    total = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    timeouts = re.search(r"timeout (\d+)", out)
+    result = {
+        "rps": rps,
+        "non_2xx": non_2xx,
+        "timeouts": float(timeouts.group(1)) if timeouts else 0.0,
+    }
+    if total:
+        seconds = float(total.group(2)) / (1000 if total.group(3) == "ms" else 1)
+        result["ok_rps"] = (int(total.group(1)) - non_2xx) / seconds if seconds else 0.0
+    return result
 
 
 def paced_latency(
