@@ -74,21 +74,23 @@ def box_times() -> tuple[float, float]:
 
 
 def start_proxy(target_port: int, delay_ms: float, log: Path) -> tuple[subprocess.Popen, int]:
+    """`latency_proxy.py` on a free port in front of 127.0.0.1:`target_port`."""
     port = bb.free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "latency_proxy.py"),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--target",
-            f"127.0.0.1:{target_port}",
-            "--delay-ms",
-            str(delay_ms),
-        ],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "latency_proxy.py"),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--target",
+                f"127.0.0.1:{target_port}",
+                "--delay-ms",
+                str(delay_ms),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     time.sleep(0.5)
     return proc, port
 

@@ -3,14 +3,14 @@ passes a close on: its figures are only as good as that."""
 
 from __future__ import annotations
 
+import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.scale_bench import start_proxy
+
 DELAY_MS = 40
 
 
@@ -26,12 +26,6 @@ def _echo_server() -> tuple[socket.socket, int]:
 
     threading.Thread(target=serve, daemon=True).start()
     return listener, listener.getsockname()[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _connect(port: int, deadline: float) -> socket.socket:
@@ -56,20 +50,7 @@ def _read(sock: socket.socket, size: int) -> bytes:
 
 def test_bytes_come_back_in_order_a_round_trip_later_and_close_passes_through() -> None:
     listener, target = _echo_server()
-    port = _free_port()
-    proxy = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "latency_proxy.py"),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--target",
-            f"127.0.0.1:{target}",
-            "--delay-ms",
-            str(DELAY_MS),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    proxy, port = start_proxy(target, DELAY_MS, Path(os.devnull))
     try:
         client = _connect(port, time.monotonic() + 10)
         with client:
