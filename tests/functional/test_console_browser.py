@@ -125,7 +125,7 @@ def statement_row(driver: Any, base: str, ventana: str) -> list[str]:
 
 
 def pay(driver: Any, amount: str, *, final: bool = False, notes: str = "") -> None:
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     field = driver.find_element("name", "amount")
@@ -135,10 +135,14 @@ def pay(driver: Any, amount: str, *, final: bool = False, notes: str = "") -> No
         driver.find_element("name", "isFinal").click()
     if notes:
         driver.find_element("name", "notes").send_keys(notes)
-    page = driver.find_element("tag name", "html")
+    driver.execute_script("window.pamgateBeforePay = true")  # gone once a new page loads
     driver.find_element(*by("pay")).click()
-    # the click may return before the form's navigation: wait for the new page, then its flash
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    # the click may return before the form's navigation: wait for the new page, then its
+    # flash. Mid-navigation the driver may fail a call in several ways (a stale element,
+    # "node does not belong to the document", no execution context): keep asking.
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.pamgateBeforePay === undefined")
+    )
     driver.find_element(*by("flash"))
 
 
