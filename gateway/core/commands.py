@@ -23,6 +23,7 @@ from typing import Any
 from gateway.core import audit, idempotency
 from gateway.core.audit import Actor
 from gateway.core.errors import CoreError
+from gateway.store import fastsql
 from gateway.store.database import database, unit_of_work
 
 
@@ -148,6 +149,10 @@ def run(
     `before_claim` runs inside the transaction before the key is claimed: commands use it
     to take the row lock that orders concurrent requests (e.g. the ticket row). `idem` may
     be a function, called after `before_claim`, when the key depends on the locked row.
+    Inside a request run optimistically (`fastsql.optimistically`: a signed partner request
+    on PostgreSQL) the key is claimed as expected to be new, and a repeat gives up that
+    attempt for a careful one: `body` may then run in an attempt that is rolled back, as
+    it may be by any refusal, so it does nothing outside the database (`after_commit`).
     """
     outer = _REFUSAL.get()
     joined = outer is not None and database.in_transaction()
@@ -191,6 +196,7 @@ def run(
             )
             return Outcome(done.result, done.created)
     except CoreError as error:
+        fastsql.refuse_carefully(error)
         refusal.rejections.append(
             Rejection(ctx, action, error.code, target_type, target_id, {"message": error.message})
         )

@@ -46,16 +46,20 @@ def _replay(stored_fp: str, status: int, body: str, fp: str) -> Replay:
 
 
 def claim(scope: str, key: str, fp: str, now: dt.datetime) -> Replay | None:
-    """None: the caller owns the key and must `complete` it; else the stored result."""
-    # INSERT … ON CONFLICT DO NOTHING: on PostgreSQL it waits for a concurrent insert of
-    # the same key to commit or roll back, then inserts or does nothing.
-    cursor = fastsql.execute(
-        'INSERT INTO idempotency_record (scope, "key", fingerprint, status_code, '
-        "response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s) "
-        'ON CONFLICT (scope, "key") DO NOTHING',
-        (scope, key, fp, PENDING, "null", now),
-    )
-    if cursor.rowcount == 1:
+    """None: the caller owns the key and must `complete` it; else the stored result.
+
+    The record is inserted as expected to be new (`fastsql.insert_expected`); when it is
+    checked at once, a concurrent insert of the same key on PostgreSQL makes it wait for
+    that one to commit or roll back, then insert or find the stored result."""
+    row = {
+        "scope": scope,
+        "key": key,
+        "fingerprint": fp,
+        "status_code": PENDING,
+        "response_body": "null",
+        "created_at": now,
+    }
+    if fastsql.insert_expected("idempotency_record", row) is not False:
         return None
     fingerprint_, status, body = fastsql.execute(
         "SELECT fingerprint, status_code, response_body FROM idempotency_record "

@@ -101,8 +101,12 @@ class Claim:
 _RUN_FRESH = Claim(owner=False)
 
 
-def _insert(req: SignedRequest, now: dt.datetime, status: int, response: str) -> bool:
-    return fastsql.insert_ignore(
+def _insert(
+    req: SignedRequest, now: dt.datetime, status: int, response: str, *, expected: bool = False
+) -> bool | None:
+    """True: inserted; False: the signature is on record; None: inserted as expected to be
+    new (`fastsql.insert_expected`), checked at the transaction's next round trip."""
+    return (fastsql.insert_expected if expected else fastsql.insert_ignore)(
         "signature_use",
         {
             "partner": req.partner,
@@ -118,9 +122,14 @@ def _insert(req: SignedRequest, now: dt.datetime, status: int, response: str) ->
 
 
 def claim(req: SignedRequest, now: dt.datetime) -> Claim:
-    """Inside the request's transaction, before it does anything; see the module doc."""
-    if _insert(req, now, PENDING, "null"):
-        return Claim(owner=not (req.read or req.fresh))
+    """Inside the request's transaction, before it does anything; see the module doc.
+
+    A write's signature is almost always new: it is claimed as expected to be new (no round
+    trip of its own on PostgreSQL; a repeat fails the attempt, which runs again carefully
+    and lands below). A read's may be reused: checked at once."""
+    expected = not (req.read or req.fresh)
+    if _insert(req, now, PENDING, "null", expected=expected) is not False:
+        return Claim(owner=expected)
     row = fastsql.execute(
         "SELECT method, request_hash, status_code, response, expires_at FROM signature_use "
         "WHERE partner = %s AND signature = %s",

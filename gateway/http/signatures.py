@@ -14,6 +14,7 @@ per-minute rejection tally (gateway.core.rejections): no row is written per refu
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from gateway.http.errors import ProtocolError
 from gateway.http.metrics import Metrics
 from gateway.http.protocol import Protocols
 from gateway.logs import get_logger
+from gateway.store import fastsql
 from gateway.store.database import database, unit_of_work
 from signing import betstack, standard_webhooks
 from signing.errors import (
@@ -73,6 +75,25 @@ def _capture(resp: falcon.Response) -> dict[str, Any]:
             resp.media, use_decimal=True, ensure_ascii=False, separators=(",", ":")
         )
     }
+
+
+def _reset(resp: falcon.Response) -> Callable[[], None]:
+    """Put `resp` back as it is now: before the careful run of a request whose first,
+    optimistic, attempt was lost (`fastsql.optimistically`) after it had answered."""
+    headers = resp.headers
+    status = resp.status
+
+    def reset() -> None:
+        for name in resp.headers:
+            if name not in headers:
+                resp.delete_header(name)
+        resp.set_headers(headers)
+        resp.status = status
+        resp.text = None
+        resp.data = None
+        resp.media = None
+
+    return reset
 
 
 def _restore(resp: falcon.Response, stored: replays.Stored) -> None:
@@ -128,6 +149,21 @@ class PartnerGuard:
             tolerance_s=partner.tolerance_s,
             fresh=fresh(),
         )
+        fastsql.optimistically(
+            lambda: self._attempt(req, resp, respond, partner, signed, now),
+            before_retry=_reset(resp),
+        )
+
+    def _attempt(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        respond: Callable[[Partner], None],
+        partner: Partner,
+        signed: replays.SignedRequest,
+        now: dt.datetime,
+    ) -> None:
+        """The request's one transaction: claim the signature, answer, remember the answer."""
         refusal = Refusal()
         try:
             with request_transaction() as refusal:
@@ -146,6 +182,7 @@ class PartnerGuard:
         except ProtocolError as error:
             if error.reason == "replayed_refusal":
                 raise
+            fastsql.refuse_carefully(error)
             with unit_of_work(database):
                 refusal.write()
                 replays.remember(signed, now, error.status, {"error": error.body})

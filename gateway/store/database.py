@@ -25,6 +25,7 @@ from weakref import WeakKeyDictionary
 from peewee import (
     Database,
     DatabaseProxy,
+    IntegrityError,
     ModelSelect,
     PostgresqlDatabase,
     SqliteDatabase,
@@ -35,10 +36,21 @@ from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 database = DatabaseProxy()
 
 
+class Collision(Exception):
+    """A row inserted as expected to be new (`PipelinedPostgres.defer(..., expected=True)`)
+    met one that exists: the transaction is lost (rolled back by its owner) and must be run
+    again, carefully (`fastsql.optimistically`). Not an `IntegrityError`, so that no code
+    which handles a conflict of its own statement mistakes it for one and goes on."""
+
+
+_UNIQUE_VIOLATION = "23505"
+
+
 class _Pending(threading.local):
     def __init__(self) -> None:
         self.statements: list[bytes] = []
         self.began = False  # BEGIN is among the pending statements
+        self.expected = False  # an insert expected to be new is among them
 
 
 _NAMES = itertools.count(1)
@@ -79,7 +91,9 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
     `BEGIN` and the writes whose results nobody reads (`defer`) are held back and sent in
     one round trip together with the next statement that needs an answer, or with
     `COMMIT`. Order is kept, errors surface at that next statement (the transaction then
-    rolls back as usual), and a `ROLLBACK` drops what was never sent.
+    rolls back as usual), and a `ROLLBACK` drops what was never sent. An insert deferred as
+    `expected` (a row expected to be new: `fastsql.insert_expected`) that meets an existing
+    row fails its batch with `Collision` instead of `IntegrityError`.
 
     The hand-written statements (`gateway.store.fastsql`) are prepared on each connection
     from their second use (`PREPARE`) and then sent as `EXECUTE` with their values: the
@@ -171,9 +185,10 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         self._pending.statements.append(statement.encode())
         self._pending.began = True
 
-    def defer(self, sql: str, params: Sequence[Any]) -> None:
+    def defer(self, sql: str, params: Sequence[Any], *, expected: bool = False) -> None:
         """Queue a hand-written statement whose result is not needed (inside a transaction
-        only; outside one it runs at once)."""
+        only; outside one it runs at once). `expected`: an insert of a row expected to be
+        new, whose unique violation, wherever it surfaces, is raised as `Collision`."""
         if not self.in_transaction():
             self.execute_prepared(sql, params)
             return
@@ -181,15 +196,24 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         if statement is None:
             statement = self.cursor().mogrify(sql, tuple(params))
         self._pending.statements.append(statement)
+        self._pending.expected = self._pending.expected or expected
 
     def _send(self, final: bytes | None) -> Any:
-        statements = self._pending.statements
-        batch = b";".join([*statements, *([final] if final is not None else [])])
-        statements.clear()
-        self._pending.began = False
-        with __exception_wrapper__:
-            cursor = self.cursor()
-            cursor.execute(batch)
+        pending = self._pending
+        batch = b";".join([*pending.statements, *([final] if final is not None else [])])
+        expected = pending.expected
+        pending.statements.clear()
+        pending.began = False
+        pending.expected = False
+        try:
+            with __exception_wrapper__:
+                cursor = self.cursor()
+                cursor.execute(batch)
+        except IntegrityError as exc:
+            driver_error = getattr(exc, "orig", None)  # psycopg2's, which peewee wraps
+            if expected and getattr(driver_error, "pgcode", None) == _UNIQUE_VIOLATION:
+                raise Collision(str(exc)) from exc
+            raise
         return cursor
 
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
@@ -208,6 +232,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         began = self._pending.began
         self._pending.statements.clear()
         self._pending.began = False
+        self._pending.expected = False
         if not began:  # BEGIN reached the server: roll it back there
             super().rollback()
 
@@ -231,6 +256,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         self._pending.statements.clear()
         self._pending.began = False
+        self._pending.expected = False
         if not close_conn:  # back to the pool: prepare what its transactions found due
             self._prepare_wanted(conn)
         super()._close(conn, close_conn)

@@ -10,11 +10,25 @@ drift from `models.py` unnoticed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from gateway.store.database import database, is_postgres
+from gateway.store.database import Collision, database, is_postgres
+
+T = TypeVar("T")
+
+
+class _Attempt:
+    """A run of `optimistically`: its first attempt (`optimistic`) or the careful one."""
+
+    def __init__(self, optimistic: bool) -> None:
+        self.optimistic = optimistic
+        self.provisional = False  # an insert of this attempt is not checked yet
+
+
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("pamgate_attempt", default=None)
 
 
 @lru_cache(maxsize=512)
@@ -81,6 +95,65 @@ def insert_ignore(table: str, row: Mapping[str, Any]) -> bool:
     """Insert one row unless it violates a unique constraint; True when inserted."""
     text = _insert_sql(table, tuple(row), 1, False) + " ON CONFLICT DO NOTHING"
     return bool(execute(text, list(row.values())).rowcount == 1)
+
+
+def insert_expected(table: str, row: Mapping[str, Any]) -> bool | None:
+    """Insert one row that is new unless the request is a repeat (a once-only claim, a new
+    ticket): True when inserted, False when a row with its unique key exists.
+
+    In the first attempt of `optimistically` on a database with round trips, it is sent
+    with the next statement that needs an answer (or with COMMIT) and None is returned: not
+    known yet. A row that exists then fails the whole transaction with `Collision`, and
+    `optimistically` runs it again carefully, where this answers True or False at once."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None and attempt.optimistic and database.in_transaction():
+        database.obj.defer(
+            _insert_sql(table, tuple(row), 1, False), list(row.values()), expected=True
+        )
+        attempt.provisional = True
+        return None
+    return insert_ignore(table, row)
+
+
+def refuse_carefully(refusal: BaseException) -> None:
+    """Called where a request or command is refused: in an optimistic attempt whose
+    inserts are not checked yet, the refusal might be an effect of the repeat they would
+    reveal (a ticket already settled by the first request), so the attempt is given up
+    (`Collision`) and the careful run decides. Only successes commit optimistically."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None and attempt.provisional:
+        raise Collision("refused before its inserts were checked") from refusal
+
+
+def optimistically(
+    attempt: Callable[[], T], *, before_retry: Callable[[], None] | None = None
+) -> T:
+    """Run `attempt`, which opens and commits its own transaction, with `insert_expected`
+    saving its round trips; when one of those rows existed after all (`Collision`: a
+    retried or concurrent repeat), run it once more carefully (`before_retry` first: undo
+    what the lost attempt did outside the database). Inside a transaction, or inside an
+    attempt already, `attempt` just runs: a collision there belongs to the outer attempt.
+    SQLite has no round trips to save: there it always runs carefully, once."""
+    if (
+        _ATTEMPT.get() is not None
+        or not hasattr(database.obj, "defer")
+        or database.in_transaction()
+    ):
+        return attempt()
+    token = _ATTEMPT.set(_Attempt(optimistic=True))
+    try:
+        return attempt()
+    except Collision:
+        pass  # rolled back: the attempt's transaction ended with the exception
+    finally:
+        _ATTEMPT.reset(token)
+    if before_retry is not None:
+        before_retry()
+    token = _ATTEMPT.set(_Attempt(optimistic=False))
+    try:
+        return attempt()
+    finally:
+        _ATTEMPT.reset(token)
 
 
 def insert(table: str, row: Mapping[str, Any], *, returning_id: bool = False) -> int | None:

@@ -94,8 +94,9 @@ def lock_due_reservations(now: dt.datetime, limit: int) -> list[Ticket]:
 
 def insert_new(row: Mapping[str, Any]) -> Ticket | None:
     """Insert a ticket from its column values (every column, by column name); None when a
-    ticket with its (channel, operator, external id) exists already."""
-    if not fastsql.insert_ignore(_TABLE, row):
+    ticket with its (channel, operator, external id) exists already (inserted as expected
+    to be new: see `fastsql.insert_expected`)."""
+    if fastsql.insert_expected(_TABLE, row) is False:
         return None
     return Ticket(**{_FIELD_OF_COLUMN[column]: value for column, value in row.items()})
 
