@@ -7,7 +7,6 @@ the books and the audit trail are those of the careful run alone."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import falcon.testing
@@ -19,24 +18,7 @@ from gateway.store import fastsql
 from gateway.store.database import database, is_postgres
 from gateway.store.models import AuditRecord, IdempotencyRecord, LedgerTxn, SignatureUse, Ticket
 from tests import factories as f
-
-
-class _Spy:
-    """A DB-API cursor that records every `execute`: one call, one round trip."""
-
-    def __init__(self, cursor: Any, sent: list[str]) -> None:
-        self._cursor = cursor
-        self._sent = sent
-
-    def execute(self, sql: Any, params: Any = None) -> Any:
-        self._sent.append(sql.decode() if isinstance(sql, bytes) else sql)
-        return self._cursor.execute(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cursor)
+from tests.round_trips import record_round_trips
 
 
 @pytest.fixture
@@ -44,10 +26,7 @@ def sent(db: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each round trip to PostgreSQL from now on, as the text it sent."""
     if not is_postgres(db):
         pytest.skip("PostgreSQL only: SQLite has no round trips to save")
-    trips: list[str] = []
-    real = db.cursor
-    monkeypatch.setattr(db, "cursor", lambda *a, **k: _Spy(real(*a, **k), trips))
-    return trips
+    return record_round_trips(db, monkeypatch)
 
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)

@@ -17,6 +17,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from gateway.store import fastsql
 from gateway.store.database import PipelinedPostgres, database, is_postgres, read_snapshot
+from tests.round_trips import record_round_trips
 
 # What PipelinedPostgres overrides, and the signature it was written against.
 OVERRIDDEN = {
@@ -60,25 +61,6 @@ def test_the_peewee_internals_it_relies_on_are_there() -> None:
 # --- on PostgreSQL ----------------------------------------------------------------------
 
 
-class _Spy:
-    """A DB-API cursor that records every `execute`: one call, one round trip."""
-
-    def __init__(self, cursor: Any, sent: list[str]) -> None:
-        self._cursor = cursor
-        self._sent = sent
-
-    def execute(self, sql: Any, params: Any = None) -> Any:
-        text = sql.decode() if isinstance(sql, bytes) else sql
-        self._sent.append(text)
-        return self._cursor.execute(sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cursor)
-
-
 @pytest.fixture
 def pg(db: Any) -> Iterator[PipelinedPostgres]:
     if not is_postgres(db):
@@ -95,10 +77,7 @@ def pg(db: Any) -> Iterator[PipelinedPostgres]:
 def sent(pg: PipelinedPostgres, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each round trip this thread makes from now on, as the text it sent."""
     pg.connect(reuse_if_open=True)
-    trips: list[str] = []
-    real = pg.cursor
-    monkeypatch.setattr(pg, "cursor", lambda *a, **k: _Spy(real(*a, **k), trips))
-    return trips
+    return record_round_trips(pg, monkeypatch)
 
 
 def _insert(row_id: int, note: str = "n") -> None:
