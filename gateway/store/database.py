@@ -51,6 +51,9 @@ class _Pending(threading.local):
         self.statements: list[bytes] = []
         self.began = False  # BEGIN is among the pending statements
         self.expected = False  # an insert expected to be new is among them
+        # this transaction (or the one just rolled back) deferred an insert expected to be
+        # new that no successful round trip has carried yet
+        self.unconfirmed = False
 
 
 _NAMES = itertools.count(1)
@@ -184,6 +187,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
             statement += " TRANSACTION ISOLATION LEVEL " + self._adapter.isolation_level_str(level)
         self._pending.statements.append(statement.encode())
         self._pending.began = True
+        self._pending.unconfirmed = False
 
     def defer(self, sql: str, params: Sequence[Any], *, expected: bool = False) -> None:
         """Queue a hand-written statement whose result is not needed (inside a transaction
@@ -196,7 +200,13 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         if statement is None:
             statement = self.cursor().mogrify(sql, tuple(params))
         self._pending.statements.append(statement)
-        self._pending.expected = self._pending.expected or expected
+        if expected:
+            self._pending.expected = self._pending.unconfirmed = True
+
+    def unconfirmed(self) -> bool:
+        """Whether an insert expected to be new, deferred in the current transaction (or
+        the one just rolled back), was never carried by a round trip that succeeded."""
+        return bool(self._pending.unconfirmed)
 
     def _send(self, final: bytes | None) -> Any:
         pending = self._pending
@@ -214,6 +224,8 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
             if expected and getattr(driver_error, "pgcode", None) == _UNIQUE_VIOLATION:
                 raise Collision(str(exc)) from exc
             raise
+        if expected:
+            pending.unconfirmed = False  # they met no existing row
         return cursor
 
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:

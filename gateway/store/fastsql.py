@@ -19,16 +19,8 @@ from gateway.store.database import Collision, database, is_postgres
 
 T = TypeVar("T")
 
-
-class _Attempt:
-    """A run of `optimistically`: its first attempt (`optimistic`) or the careful one."""
-
-    def __init__(self, optimistic: bool) -> None:
-        self.optimistic = optimistic
-        self.provisional = False  # an insert of this attempt is not checked yet
-
-
-_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("pamgate_attempt", default=None)
+# Inside `optimistically`: True in its first attempt, False in the careful one.
+_OPTIMISTIC: ContextVar[bool | None] = ContextVar("pamgate_optimistic", default=None)
 
 
 @lru_cache(maxsize=512)
@@ -105,23 +97,22 @@ def insert_expected(table: str, row: Mapping[str, Any]) -> bool | None:
     with the next statement that needs an answer (or with COMMIT) and None is returned: not
     known yet. A row that exists then fails the whole transaction with `Collision`, and
     `optimistically` runs it again carefully, where this answers True or False at once."""
-    attempt = _ATTEMPT.get()
-    if attempt is not None and attempt.optimistic and database.in_transaction():
+    if _OPTIMISTIC.get() and database.in_transaction():
         database.obj.defer(
             _insert_sql(table, tuple(row), 1, False), list(row.values()), expected=True
         )
-        attempt.provisional = True
         return None
     return insert_ignore(table, row)
 
 
 def refuse_carefully(refusal: BaseException) -> None:
     """Called where a request or command is refused: in an optimistic attempt whose
-    inserts are not checked yet, the refusal might be an effect of the repeat they would
-    reveal (a ticket already settled by the first request), so the attempt is given up
-    (`Collision`) and the careful run decides. Only successes commit optimistically."""
-    attempt = _ATTEMPT.get()
-    if attempt is not None and attempt.provisional:
+    inserts have not reached the database yet (no statement answered since), the refusal
+    might be an effect of the repeat they would reveal (a ticket already settled by the
+    first request), so the attempt is given up (`Collision`) and the careful run decides.
+    Once a round trip carried them without a collision, the request is no repeat and its
+    refusal stands."""
+    if _OPTIMISTIC.get() and database.obj.unconfirmed():
         raise Collision("refused before its inserts were checked") from refusal
 
 
@@ -135,25 +126,25 @@ def optimistically(
     attempt already, `attempt` just runs: a collision there belongs to the outer attempt.
     SQLite has no round trips to save: there it always runs carefully, once."""
     if (
-        _ATTEMPT.get() is not None
+        _OPTIMISTIC.get() is not None
         or not hasattr(database.obj, "defer")
         or database.in_transaction()
     ):
         return attempt()
-    token = _ATTEMPT.set(_Attempt(optimistic=True))
+    token = _OPTIMISTIC.set(True)
     try:
         return attempt()
     except Collision:
         pass  # rolled back: the attempt's transaction ended with the exception
     finally:
-        _ATTEMPT.reset(token)
+        _OPTIMISTIC.reset(token)
     if before_retry is not None:
         before_retry()
-    token = _ATTEMPT.set(_Attempt(optimistic=False))
+    token = _OPTIMISTIC.set(False)
     try:
         return attempt()
     finally:
-        _ATTEMPT.reset(token)
+        _OPTIMISTIC.reset(token)
 
 
 def insert(table: str, row: Mapping[str, Any], *, returning_id: bool = False) -> int | None:

@@ -147,6 +147,34 @@ def test_a_refusal_in_an_optimistic_attempt_is_left_to_the_careful_run(db, sent)
     assert refusals == [None, False]  # the refusal answered is the careful run's
 
 
+def test_a_refusal_after_its_inserts_were_carried_stands(db, sent):
+    refusals: list[bool | None] = []
+
+    def attempt() -> None:
+        with database.atomic():
+            refusals.append(fastsql.insert_expected("signature_use", _use("s9", "NEW")))
+            fastsql.execute("SELECT 1")  # the insert went with this, and met no row
+            refusal = ValueError("refused after a round trip")  # e.g. insufficient funds
+            fastsql.refuse_carefully(refusal)
+            raise refusal
+
+    with pytest.raises(ValueError, match="refused after a round trip"):
+        fastsql.optimistically(attempt)
+    assert refusals == [None]  # one attempt: no careful run for a request that is new
+
+
+def test_a_ticket_refused_for_want_of_funds_is_run_once(app, db, clock, sent):
+    pid = f.player(clock, balance=100)
+    client = falcon.testing.TestClient(app)
+    sent.clear()
+    resp, _, _ = _create(client, clock, "OPT-POOR", pid)
+    assert (resp.status_code, resp.json["code"]) == (400, 103)  # insufficient funds
+    claims = [t for t in sent if "INTO signature_use" in t]
+    assert len(claims) == 2  # the attempt's claim, then the refusal remembered: no rerun
+    assert Ticket.select().where(Ticket.external_id == "OPT-POOR").count() == 0
+    assert f.wallet(clock, pid).balance == 100
+
+
 def test_outside_an_optimistic_request_an_expected_row_is_checked_at_once(db):
     """SQLite, and PostgreSQL outside `optimistically`: an ordinary insert that tells."""
     with database.atomic():
