@@ -50,6 +50,11 @@ class Metrics:
             ["protocol"],
             registry=self.registry,
         )
+        self.careful_reruns = Counter(
+            "pamgate_careful_reruns_total",
+            "Signed requests run again carefully: their optimistic first attempt met a repeat",
+            registry=self.registry,
+        )
         self.ledger_transactions = Counter(
             "pamgate_ledger_transactions_total",
             "Ledger transactions committed",

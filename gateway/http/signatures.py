@@ -149,9 +149,15 @@ class PartnerGuard:
             tolerance_s=partner.tolerance_s,
             fresh=fresh(),
         )
+        reset = _reset(resp)
+
+        def before_retry() -> None:
+            reset()
+            self._metrics.careful_reruns.inc()
+
         fastsql.optimistically(
             lambda: self._attempt(req, resp, respond, partner, signed, now),
-            before_retry=_reset(resp),
+            before_retry=before_retry,
         )
 
     def _attempt(

@@ -94,6 +94,8 @@ def test_a_replayed_create_is_answered_by_the_careful_run(app, db, clock, sent):
     assert [a.result for a in AuditRecord.select().order_by(AuditRecord.seq)][-1] == "ok"
     assert f.wallet(clock, pid).balance == 9_500
     assert reconcile.reconcile().ok
+    metrics = client.simulate_get("/metrics").text
+    assert "pamgate_careful_reruns_total 1.0" in metrics  # the replay; not the first
 
 
 def test_the_same_ticket_under_a_new_signature_is_decided_carefully(app, db, clock, sent):
