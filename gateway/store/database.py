@@ -50,9 +50,9 @@ class _Pending(threading.local):
     def __init__(self) -> None:
         self.statements: list[bytes] = []
         self.began = False  # BEGIN is among the pending statements
-        self.expected = False  # an insert expected to be new is among them
         # this transaction (or the one just rolled back) deferred an insert expected to be
-        # new that no successful round trip has carried yet
+        # new that no successful round trip has carried yet: while statements are pending,
+        # it is among them (a rollback drops both; only `begin` queues anew)
         self.unconfirmed = False
 
 
@@ -201,7 +201,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
             statement = self.cursor().mogrify(sql, tuple(params))
         self._pending.statements.append(statement)
         if expected:
-            self._pending.expected = self._pending.unconfirmed = True
+            self._pending.unconfirmed = True
 
     def unconfirmed(self) -> bool:
         """Whether an insert expected to be new, deferred in the current transaction (or
@@ -211,10 +211,9 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
     def _send(self, final: bytes | None) -> Any:
         pending = self._pending
         batch = b";".join([*pending.statements, *([final] if final is not None else [])])
-        expected = pending.expected
+        expected = pending.unconfirmed and bool(pending.statements)  # carried by this batch
         pending.statements.clear()
         pending.began = False
-        pending.expected = False
         try:
             with __exception_wrapper__:
                 cursor = self.cursor()
@@ -244,7 +243,6 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         began = self._pending.began
         self._pending.statements.clear()
         self._pending.began = False
-        self._pending.expected = False
         if not began:  # BEGIN reached the server: roll it back there
             super().rollback()
 
@@ -268,7 +266,6 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         self._pending.statements.clear()
         self._pending.began = False
-        self._pending.expected = False
         if not close_conn:  # back to the pool: prepare what its transactions found due
             self._prepare_wanted(conn)
         super()._close(conn, close_conn)
