@@ -79,3 +79,52 @@ def test_a_refused_transaction_is_not_flushed(tmp_path, monkeypatch) -> None:
     assert calls == []
     assert Account.select().where(Account.code == "w3").count() == 0
     db.close()
+
+
+def test_sqlite_checkpoints_outside_the_writers_lock_and_the_log_stays_bounded(
+    tmp_path, monkeypatch
+) -> None:
+    """SQLite's automatic checkpoint (inside the COMMIT that crosses the threshold, with every
+    other writer queued behind it) is off; the writer that finds the log past the threshold
+    copies it after its commit, first without the writers' lock, then, under it, what was
+    committed meanwhile, so the log starts again from the top instead of growing."""
+    import fcntl
+
+    import gateway.store.database as store
+
+    path = tmp_path / "checkpoint.db"
+    db = bind(open_database(f"sqlite:///{path}"))
+    migrate(db)
+    assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the migrations' log: start empty
+    monkeypatch.setattr(store, "CHECKPOINT_FRAMES", 30)
+    lock_path = f"{path}.lock"
+    held: list[bool] = []
+    real = store._passive_checkpoint
+
+    def spy(conn: Any) -> None:
+        probe = os.open(lock_path, os.O_RDWR)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            held.append(False)
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(probe)
+        real(conn)
+
+    monkeypatch.setattr(store, "_passive_checkpoint", spy)
+    checkpointer = store._CHECKPOINTERS.get(str(path))
+    sizes = []
+    for i in range(300):
+        with unit_of_work(db):
+            Account.create(**{**_account(f"c{i}"), "code": f"c{i}-" + "x" * 150})
+        checkpointer = checkpointer or store._CHECKPOINTERS[str(path)]
+        assert checkpointer.pending_frames() < 30 + 10  # copied once past the threshold
+        sizes.append(os.path.getsize(f"{path}-wal"))
+    assert held[:2] == [False, True]  # the bulk without the lock, the rest under it
+    assert held == [False, True] * (len(held) // 2) and len(held) >= 6
+    assert max(sizes) < 60 * (4096 + 24)  # restarted from the top, not grown
+    assert Account.select().where(Account.code.startswith("c")).count() == 300
+    db.close()
