@@ -18,6 +18,8 @@ class _Spy:
     def execute(self, sql: Any, params: Any = None) -> Any:
         text = sql.decode() if isinstance(sql, bytes) else sql
         self._sent.append(text)
+        if params is None:  # sqlite3 takes no None for "no parameters"
+            return self._cursor.execute(sql)
         return self._cursor.execute(sql, params)
 
     def __getattr__(self, name: str) -> Any:

@@ -4,9 +4,11 @@ Resources hand their work to `PartnerGuard.handle(req, resp, operator, respond)`
 verifies the signature over the raw bytes, then runs `respond(partner)` inside the request's
 one transaction together with the once-only record of the signature (gateway.core.replays):
 a byte-identical retry answers the first response and runs nothing; the signature on any
-other request is refused. On PostgreSQL the request first runs assuming it is new (its
-claims ride with its next statement, `fastsql.optimistically`); a repeat gives that attempt
-up and the request runs again, checking each claim at once.
+other request is refused. The request first runs assuming it is new (`fastsql.optimistically`:
+on PostgreSQL its claims ride with its next statement; on SQLite they wait, with its
+transaction, for its first write, so its reads and validation run outside the writers'
+lock); a repeat gives that attempt up and the request runs again, checking each claim at
+once.
 
 A refusal answers 403 in the family's shape (Betstack: `{"code": 109, …}`) and never says
 which check failed; the reason goes

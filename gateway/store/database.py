@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -28,6 +29,7 @@ from peewee import (
     DatabaseProxy,
     IntegrityError,
     ModelSelect,
+    OperationalError,
     PostgresqlDatabase,
     SqliteDatabase,
     __exception_wrapper__,
@@ -35,6 +37,9 @@ from peewee import (
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = DatabaseProxy()
+
+# Inside `fastsql.optimistically`: True in its first attempt, False in the careful one.
+OPTIMISTIC: ContextVar[bool | None] = ContextVar("pamgate_optimistic", default=None)
 
 
 class Collision(Exception):
@@ -272,6 +277,180 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         super()._close(conn, close_conn)
 
 
+class _Lazily(threading.local):
+    def __init__(self) -> None:
+        self.opening = False  # the next `begin` opens a transaction lazily (set by _sqlite_write)
+        self.lazy = False  # the open transaction is lazy: it begins at its first write
+        self.began = False  # ... and has begun: BEGIN IMMEDIATE ran, the writers' lock is held
+        self.statements: list[tuple[str, tuple[Any, ...], bool]] = []  # queued until then
+        self.tables: set[str] = set()  # the tables the queued statements write
+        # an insert expected to be new was queued in this transaction (or the one just rolled
+        # back) and has not run yet: the PostgreSQL meaning of `unconfirmed`
+        self.unconfirmed = False
+        self.wrote = False  # the last lazy transaction committed writes
+
+
+def _is_read(sql: str) -> bool:
+    return sql.lstrip()[:6].upper() == "SELECT"
+
+
+def _table_of(statement: str) -> str:
+    """The table a queued `INSERT INTO t …` / `UPDATE t …` writes (lowercase)."""
+    words = statement.split(None, 3)
+    name = words[2] if words[0].upper() == "INSERT" else words[1]
+    return name.strip('"').lower()
+
+
+class WriterSqlite(PooledSqliteDatabase):
+    """Pooled SQLite on a file whose write transactions can begin at their first write.
+
+    Writers to one SQLite file run one at a time (`_FileLock`, then `BEGIN IMMEDIATE`), so
+    the time a transaction holds the writers' lock bounds the whole gateway's write rate.
+    A request run optimistically (`fastsql.optimistically`: a signed partner request's
+    first attempt) opens its transaction lazily: its reads run at once outside any
+    transaction (each sees the latest commit, as PostgreSQL's READ COMMITTED does), its
+    inserts of rows expected to be new and its writes whose results nobody reads (`defer`)
+    are queued, and the lock is taken and `BEGIN IMMEDIATE` run only at the first other
+    write, the first row lock (`locked`, `fastsql.for_update`: what PostgreSQL would lock,
+    SQLite serialises from there on) or COMMIT; the queue runs first. Validation, the
+    once-only and idempotency claims, the player lookup and the new ticket's row are then
+    outside the critical section. A queued insert that meets an existing row, or a
+    `BEGIN IMMEDIATE` refused because the connection still read an older snapshot, raises
+    `Collision`: the attempt is rolled back and run again carefully, as on PostgreSQL.
+    A transaction that wrote nothing never begins and never takes the lock.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazily = _Lazily()
+
+    def open_lazily(self) -> None:
+        """The next transaction begins at its first write (see the class doc)."""
+        self._lazily.opening = True
+
+    def wrote(self) -> bool:
+        """Whether the last lazy transaction committed writes (its log needs the flush)."""
+        return self._lazily.wrote
+
+    def begin(self, lock_type: str | None = None) -> None:
+        state = self._lazily
+        state.unconfirmed = False
+        if state.opening:
+            state.opening = False
+            if self.is_closed():  # connecting resets peewee's transaction state: do it now
+                self.connect()
+            state.lazy, state.began, state.wrote = True, False, False
+            state.statements.clear()
+            state.tables.clear()
+            return
+        super().begin(lock_type)
+
+    def _begin_now(self) -> None:
+        state = self._lazily
+        lock = _writer_lock(self.database)
+        lock.acquire()
+        try:
+            with __exception_wrapper__:
+                self.cursor().execute("BEGIN IMMEDIATE")
+        except OperationalError as exc:  # an older snapshot still open: the careful way
+            lock.release()
+            raise Collision(f"could not begin the write transaction: {exc}") from exc
+        except BaseException:
+            lock.release()
+            raise
+        state.began = True
+        queued, state.statements = state.statements, []
+        state.tables.clear()
+        for sql, params, expected in queued:
+            self._run(sql, params, expected)
+        state.unconfirmed = False
+
+    def write_intent(self) -> None:
+        """Begin now if the transaction is lazy: what follows reads rows it will change."""
+        state = self._lazily
+        if state.lazy and not state.began:
+            self._begin_now()
+
+    def _run(self, sql: str, params: Sequence[Any], expected: bool) -> None:
+        try:
+            super()._execute_cursor(sql, params)
+        except IntegrityError as exc:
+            if expected and "UNIQUE constraint failed" in str(exc):
+                raise Collision(str(exc)) from exc
+            raise
+
+    def defer(self, sql: str, params: Sequence[Any], *, expected: bool = False) -> None:
+        """A hand-written write (`%s` placeholders) whose result nobody reads: queued while
+        a lazy transaction has not begun, else run at once. `expected`: an insert of a row
+        expected to be new, whose unique violation raises `Collision`."""
+        statement = sql.replace("%s", "?")
+        state = self._lazily
+        if state.lazy and not state.began:
+            state.statements.append((statement, tuple(params), expected))
+            state.tables.add(_table_of(statement))
+            state.unconfirmed = state.unconfirmed or expected
+            return
+        self._run(statement, params, expected)
+
+    def unconfirmed(self) -> bool:
+        """Whether an insert expected to be new, queued in the current transaction (or the
+        one just rolled back), has not run."""
+        return self._lazily.unconfirmed
+
+    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        state = self._lazily
+        if state.lazy and not state.began and not self._reads_around_queue(sql):
+            self._begin_now()
+        return super()._execute_cursor(sql, params, **cursor_options)
+
+    def _reads_around_queue(self, sql: str) -> bool:
+        """A read that may run before the transaction begins: it names none of the tables
+        the queue writes (a read of a queued row must see it, so it begins first)."""
+        if not _is_read(sql):
+            return False
+        tables = self._lazily.tables
+        if not tables:
+            return True
+        lowered = sql.lower()
+        return not any(table in lowered for table in tables)
+
+    def commit(self) -> None:
+        state = self._lazily
+        if not state.lazy:
+            super().commit()
+            return
+        if not state.began:
+            if not state.statements:  # read only: never began
+                self._end()
+                return
+            self._begin_now()
+        super().commit()  # a failure here is rolled back (and the lock released) by peewee
+        state.wrote = True
+        self._end()
+
+    def rollback(self) -> None:
+        state = self._lazily
+        if not state.lazy:
+            super().rollback()
+            return
+        state.statements.clear()
+        state.tables.clear()
+        try:
+            if state.began:
+                super().rollback()
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        state = self._lazily
+        began = state.began
+        state.lazy = state.began = False
+        state.statements.clear()
+        state.tables.clear()
+        if began:
+            _writer_lock(self.database).release()
+
+
 # Durability: every write transaction's WAL frames are on disk before its request is answered
 # (`_WalSync` flushes them after COMMIT, outside the writer lock, so concurrent commits share
 # one flush). `synchronous=normal` keeps SQLite's own syncs of the WAL header at a restart and
@@ -294,7 +473,7 @@ def open_database(url: str, *, pool_size: int = 10, connect_timeout: int | None 
         path = url[len("sqlite:///") :] or ":memory:"
         if path == ":memory:":
             return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=15)
-        return PooledSqliteDatabase(
+        return WriterSqlite(
             path,
             pragmas={**SQLITE_PRAGMAS, "wal_autocheckpoint": 0},  # see _Checkpointer
             max_connections=None,
@@ -500,6 +679,13 @@ _SYNCS: dict[str, _WalSync] = {}
 _CHECKPOINTERS: dict[str, _Checkpointer] = {}
 
 
+def _writer_lock(path: str) -> _FileLock:
+    lock = _LOCKS.get(path)
+    if lock is None:
+        lock = _LOCKS.setdefault(path, _FileLock(path + ".lock"))
+    return lock
+
+
 @contextmanager
 def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
     path = target.database
@@ -507,22 +693,28 @@ def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
         with target.atomic(lock_type="IMMEDIATE") as txn:
             yield txn
         return
-    lock = _LOCKS.get(path)
-    if lock is None:
-        lock = _LOCKS.setdefault(path, _FileLock(path + ".lock"))
+    lock = _writer_lock(path)
     sync = _SYNCS.get(path)
     if sync is None:
         sync = _SYNCS.setdefault(path, _WalSync(path))
     checkpointer = _CHECKPOINTERS.get(path)
     if checkpointer is None:
         checkpointer = _CHECKPOINTERS.setdefault(path, _Checkpointer(path))
-    lock.acquire()
-    try:
+    if OPTIMISTIC.get() and isinstance(target, WriterSqlite):
+        target.open_lazily()  # the lock is taken at the first write (WriterSqlite)
         with target.atomic(lock_type="IMMEDIATE") as txn:
             yield txn
-    finally:
-        lock.release()
-    sync.flush()  # only reached when the transaction committed (an exception skips it)
+        if not target.wrote():
+            return
+    else:
+        lock.acquire()
+        try:
+            with target.atomic(lock_type="IMMEDIATE") as txn:
+                yield txn
+        finally:
+            lock.release()
+    # only reached when the transaction committed (an exception skips both)
+    sync.flush()
     checkpointer.maybe(target, lock)
 
 
@@ -535,10 +727,21 @@ def unit_of_work(db: Database | DatabaseProxy) -> AbstractContextManager[Any]:
 
 
 def locked(query: ModelSelect, *, nowait: bool = False, skip_locked: bool = False) -> ModelSelect:
-    """Row-lock the selected rows until commit (PostgreSQL); SQLite is already serialised."""
-    if is_postgres(query.model._meta.database):
+    """Row-lock the selected rows until commit (PostgreSQL). SQLite serialises writers: a
+    transaction begun lazily (`WriterSqlite`) begins here, before the rows are read."""
+    db = query.model._meta.database
+    if is_postgres(db):
         return query.for_update(nowait=nowait or None, skip_locked=skip_locked or None)
+    write_intent(db)
     return query
+
+
+def write_intent(db: Database | DatabaseProxy) -> None:
+    """What follows reads rows it will change: a lazy SQLite transaction begins now (takes
+    the writers' lock), as PostgreSQL would lock the rows."""
+    target = db.obj if isinstance(db, DatabaseProxy) else db
+    if isinstance(target, WriterSqlite):
+        target.write_intent()
 
 
 @contextmanager

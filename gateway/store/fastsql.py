@@ -11,16 +11,13 @@ drift from `models.py` unnoticed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from gateway.store.database import Collision, database, is_postgres
+from gateway.store.database import OPTIMISTIC as _OPTIMISTIC
+from gateway.store.database import Collision, database, is_postgres, write_intent
 
 T = TypeVar("T")
-
-# Inside `optimistically`: True in its first attempt, False in the careful one.
-_OPTIMISTIC: ContextVar[bool | None] = ContextVar("pamgate_optimistic", default=None)
 
 
 @lru_cache(maxsize=512)
@@ -44,8 +41,8 @@ def execute(text: str, params: Sequence[Any] = ()) -> Any:
 
 def defer(text: str, params: Sequence[Any] = ()) -> None:
     """A write whose result nobody reads: on PostgreSQL it rides along with the next
-    statement (see `PipelinedPostgres`); on SQLite, where a statement costs no round trip,
-    it runs at once."""
+    statement (see `PipelinedPostgres`); on SQLite it waits for a lazily begun transaction
+    to begin (see `WriterSqlite`), else runs at once."""
     target = database.obj
     if hasattr(target, "defer"):
         target.defer(text, params)
@@ -54,8 +51,12 @@ def defer(text: str, params: Sequence[Any] = ()) -> None:
 
 
 def for_update() -> str:
-    """The row-lock clause (SQLite's immediate transaction already serialises writers)."""
-    return " FOR UPDATE" if is_postgres(database) else ""
+    """The row-lock clause. SQLite has none: its writers are serialised, and a transaction
+    begun lazily begins here (`write_intent`), before the statement reads what it locks."""
+    if is_postgres(database):
+        return " FOR UPDATE"
+    write_intent(database)
+    return ""
 
 
 @lru_cache(maxsize=64)
@@ -93,10 +94,11 @@ def insert_expected(table: str, row: Mapping[str, Any]) -> bool | None:
     """Insert one row that is new unless the request is a repeat (a once-only claim, a new
     ticket): True when inserted, False when a row with its unique key exists.
 
-    In the first attempt of `optimistically` on a database with round trips, it is sent
-    with the next statement that needs an answer (or with COMMIT) and None is returned: not
-    known yet. A row that exists then fails the whole transaction with `Collision`, and
-    `optimistically` runs it again carefully, where this answers True or False at once."""
+    In the first attempt of `optimistically` it is sent later (PostgreSQL: with the next
+    statement that needs an answer, or with COMMIT; SQLite: when the transaction begins, at
+    its first write) and None is returned: not known yet. A row that exists then fails the
+    whole transaction with `Collision`, and `optimistically` runs it again carefully, where
+    this answers True or False at once."""
     if _OPTIMISTIC.get() and database.in_transaction():
         database.obj.defer(
             _insert_sql(table, tuple(row), 1, False), list(row.values()), expected=True
@@ -110,7 +112,7 @@ def refuse_carefully(refusal: BaseException) -> None:
     inserts have not reached the database yet (no statement answered since), the refusal
     might be an effect of the repeat they would reveal (a ticket already settled by the
     first request), so the attempt is given up (`Collision`) and the careful run decides.
-    Once a round trip carried them without a collision, the request is no repeat and its
+    Once a statement carried them without a collision, the request is no repeat and its
     refusal stands."""
     if _OPTIMISTIC.get() and database.obj.unconfirmed():
         raise Collision("refused before its inserts were checked") from refusal
@@ -120,11 +122,12 @@ def optimistically(
     attempt: Callable[[], T], *, before_retry: Callable[[], None] | None = None
 ) -> T:
     """Run `attempt`, which opens and commits its own transaction, with `insert_expected`
-    saving its round trips; when one of those rows existed after all (`Collision`: a
-    retried or concurrent repeat), run it once more carefully (`before_retry` first: undo
-    what the lost attempt did outside the database). Inside a transaction, or inside an
+    saving its round trips (PostgreSQL) or its time in the writers' lock (SQLite: the
+    transaction begins at its first write); when one of those rows existed after all
+    (`Collision`: a retried or concurrent repeat), run it once more carefully (`before_retry`
+    first: undo what the lost attempt did outside the database). Inside a transaction, or inside an
     attempt already, `attempt` just runs: a collision there belongs to the outer attempt.
-    SQLite has no round trips to save: there it always runs carefully, once."""
+    An in-memory SQLite database runs it carefully, once."""
     if (
         _OPTIMISTIC.get() is not None
         or not hasattr(database.obj, "defer")
