@@ -584,18 +584,51 @@ class _WalSync:
     flushing that file makes them survive a power loss, which is what `synchronous=full`
     does inside COMMIT. Done here, after the writer lock is released, the next writer
     commits while this one waits for the disk, and one flush covers every frame written
-    before it (group commit). No log file: checkpointed into the database file (which SQLite
-    synced) and removed. Under gevent the flush runs in the hub's thread pool so the
-    worker's other requests go on.
+    before it began (group commit): a caller that finds a flush running waits for the next
+    one, which the first caller to find none running starts, for all who wait. No log file:
+    checkpointed into the database file (which SQLite synced) and removed. Under gevent the
+    flush runs in the hub's thread pool so the worker's other requests go on, and waiting
+    for another's flush costs no thread hand-off.
     """
 
     def __init__(self, path: str) -> None:
         self._log = _OpenFile(path + "-wal")
+        self._turn = threading.Condition()
+        self._running = False  # a flush is under way
+        self._started = 0  # flushes begun, numbered from 1
+        self._finished = 0  # the number of the last flush that ended
+        self._failed: dict[int, BaseException] = {}  # recent flushes that failed
 
     def flush(self) -> None:
-        fd = self._log.descriptor()
-        if fd is not None:
-            _blocking(os.fdatasync, fd)
+        """Return once a flush that began after this call has ended; raise if it failed."""
+        with self._turn:
+            wanted = self._started + 1  # the first flush to begin from now on
+            while self._finished < wanted and self._running:
+                self._turn.wait()
+            if self._finished >= wanted:
+                failure = self._failed.get(wanted)
+                if failure is not None:
+                    raise OSError(f"the log's flush failed: {failure}") from failure
+                return
+            self._running = True
+            self._started = number = wanted  # nobody flushing: this caller flushes for all
+        failure = None
+        try:
+            fd = self._log.descriptor()
+            if fd is not None:
+                _blocking(os.fdatasync, fd)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            with self._turn:
+                self._running = False
+                self._finished = number
+                if failure is not None:
+                    self._failed[number] = failure
+                    for old in [n for n in self._failed if n < number - 64]:
+                        del self._failed[old]
+                self._turn.notify_all()
 
 
 def _blocking(call: Any, *args: Any) -> Any:

@@ -128,3 +128,97 @@ def test_sqlite_checkpoints_outside_the_writers_lock_and_the_log_stays_bounded(
     assert max(sizes) < 60 * (4096 + 24)  # restarted from the top, not grown
     assert Account.select().where(Account.code.startswith("c")).count() == 300
     db.close()
+
+
+def test_concurrent_commits_share_a_flush_that_began_after_each_of_them(
+    tmp_path, monkeypatch
+) -> None:
+    """Group commit: a caller that finds a flush running waits for the next one (which began
+    after its commit), and that one flush serves every caller waiting for it."""
+    import threading
+    import time
+
+    import gateway.store.database as store
+
+    path = tmp_path / "group.db"
+    db = bind(open_database(f"sqlite:///{path}"))
+    migrate(db)
+    with unit_of_work(db):
+        Account.create(**_account("g0"))  # the log exists
+    flushes: list[tuple[float, float]] = []
+
+    def slow(fd: int) -> None:
+        began = time.perf_counter()
+        time.sleep(0.05)
+        flushes.append((began, time.perf_counter()))
+
+    monkeypatch.setattr(os, "fdatasync", slow)
+    sync = store._SYNCS[str(path)]
+    calls: list[tuple[float, float]] = []
+    barrier = threading.Barrier(8)
+
+    def caller() -> None:
+        barrier.wait()
+        called = time.perf_counter()
+        sync.flush()
+        calls.append((called, time.perf_counter()))
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 8
+    assert len(flushes) <= 3  # not one each
+    for called, returned in calls:  # each covered by a flush that began after its call
+        assert any(called <= began and ended <= returned for began, ended in flushes)
+    db.close()
+
+
+def test_every_caller_waiting_on_a_failed_flush_fails(tmp_path, monkeypatch) -> None:
+    import threading
+    import time
+
+    import gateway.store.database as store
+
+    path = tmp_path / "failed.db"
+    db = bind(open_database(f"sqlite:///{path}"))
+    migrate(db)
+    with unit_of_work(db):
+        Account.create(**_account("f0"))
+    sync = store._SYNCS[str(path)]
+    first_running = threading.Event()
+    count: list[int] = []
+
+    def flaky(fd: int) -> None:
+        count.append(fd)
+        time.sleep(0.05)  # the others arrive meanwhile and wait for the next flush
+        if len(count) == 1:
+            return
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", flaky)
+    outcomes: list[str] = []
+
+    def caller(name: str, after: threading.Event | None) -> None:
+        if after is not None:
+            after.wait()
+            time.sleep(0.01)
+        else:
+            first_running.set()
+        try:
+            sync.flush()
+            outcomes.append(f"{name} ok")
+        except OSError:
+            outcomes.append(f"{name} failed")
+
+    threads = [threading.Thread(target=caller, args=("first", None))] + [
+        threading.Thread(target=caller, args=(name, first_running)) for name in ("b", "c")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["b failed", "c failed", "first ok"]
+    assert len(count) == 2  # b and c shared the second flush, which failed for both
+    db.close()
