@@ -29,6 +29,12 @@ def sent(db: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return record_round_trips(db, monkeypatch)
 
 
+@pytest.fixture
+def statements(db: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each statement sent from now on (PostgreSQL: one per round trip), on either database."""
+    return record_round_trips(db, monkeypatch)
+
+
 NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 
 
@@ -77,7 +83,10 @@ def test_a_new_signed_ticket_takes_three_round_trips(app, db, clock, sent):
     assert reconcile.reconcile().ok
 
 
-def test_a_replayed_create_is_answered_by_the_careful_run(app, db, clock, sent):
+def test_a_replayed_create_is_answered_by_the_careful_run(app, db, clock, statements):
+    """Both databases: on SQLite the attempt's queued claim meets the stored signature when
+    its transaction begins (`test_sqlite_lazy_writes.py`)."""
+    sent = statements
     pid = f.player(clock, balance=10_000)
     client = falcon.testing.TestClient(app)
     first, raw, headers = _create(client, clock, "OPT-R", pid)

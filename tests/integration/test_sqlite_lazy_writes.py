@@ -7,7 +7,6 @@ attempt fail, and the request runs again carefully, as on PostgreSQL."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from typing import Any
 
@@ -18,11 +17,10 @@ import gateway.store.database as store
 from gateway.core import reconcile
 from gateway.store import fastsql
 from gateway.store.database import database, is_postgres, locked
-from gateway.store.models import LedgerTxn, Player, SignatureUse, Ticket
+from gateway.store.models import Player, SignatureUse
 from tests import factories as f
+from tests.integration.test_optimistic_claims import _create, _use
 from tests.round_trips import record_round_trips
-
-NOW = dt.datetime(2026, 11, 21, 12, 0, 0)
 
 
 @pytest.fixture
@@ -47,26 +45,6 @@ def sent(db: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return trips
 
 
-def _use(signature: str) -> dict[str, Any]:
-    return {
-        "partner": "probe",
-        "signature": signature,
-        "method": "POST",
-        "request_hash": "h",
-        "status_code": 0,
-        "response": "null",
-        "created_at": NOW,
-        "expires_at": NOW,
-    }
-
-
-def _create(client: Any, clock: Any, ticket_id: str, player_id: str) -> tuple[Any, bytes, dict]:
-    raw, headers = f.signed(
-        {"action": "ticket_create", "data": f.ticket_data(ticket_id, player_id)}, clock
-    )
-    return client.simulate_post("/pam", body=raw, headers=headers), raw, headers
-
-
 def test_a_new_ticket_looks_its_player_up_before_taking_the_writers_lock(app, db, clock, sent):
     pid = f.player(clock, balance=10_000)
     client = falcon.testing.TestClient(app)
@@ -86,28 +64,12 @@ def test_a_new_ticket_looks_its_player_up_before_taking_the_writers_lock(app, db
     assert reconcile.reconcile().ok
 
 
-def test_a_replayed_create_fails_its_attempt_and_the_careful_run_answers(app, db, clock, sent):
-    pid = f.player(clock, balance=10_000)
-    client = falcon.testing.TestClient(app)
-    first, raw, headers = _create(client, clock, "LAZY-R", pid)
-    sent.clear()
-    again = client.simulate_post("/pam", body=raw, headers=headers)
-    assert (again.status_code, again.text) == (first.status_code, first.text) == (200, "")
-    assert "ROLLBACK" in sent  # the attempt met the stored signature at BEGIN IMMEDIATE's queue
-    assert Ticket.select().where(Ticket.external_id == "LAZY-R").count() == 1
-    assert LedgerTxn.select().where(LedgerTxn.kind == "bet.stake").count() == 1
-    assert SignatureUse.select().count() == 1
-    assert f.wallet(clock, pid).balance == 9_500
-    assert "pamgate_careful_reruns_total 1.0" in client.simulate_get("/metrics").text
-    assert reconcile.reconcile().ok
-
-
 def test_a_read_of_a_queued_table_begins_first_and_sees_the_row(db, sent):
     seen: list[int] = []
 
     def attempt() -> None:
         with store.unit_of_work(database):
-            assert fastsql.insert_expected("signature_use", _use("q1")) is None  # queued
+            assert fastsql.insert_expected("signature_use", _use("q1", "POST")) is None  # queued
             assert "LOCK" not in sent
             count = fastsql.execute("SELECT count(*) FROM signature_use").fetchone()[0]
             seen.append(count)
@@ -152,7 +114,7 @@ def test_a_lazy_write_is_flushed_before_the_caller_goes_on(db, sent, monkeypatch
 
     def attempt() -> None:
         with store.unit_of_work(database):
-            fastsql.insert_expected("signature_use", _use("d1"))
+            fastsql.insert_expected("signature_use", _use("d1", "POST"))
 
     fastsql.optimistically(attempt)
     assert len(flushes) == 1
