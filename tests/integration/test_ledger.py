@@ -145,6 +145,26 @@ def test_ensure_account_returns_the_existing_account(db) -> None:
     assert Account.select().where(Account.code == first.code).count() == 1
 
 
+def test_an_account_another_process_created_is_read_as_peewee_reads_it(db) -> None:
+    """`ensure_account` of an account this process has not seen (not remembered yet) reads
+    it with hand-written SQL: every field as peewee's own query gives it, and nothing to
+    save (a `save()` of it would write no column)."""
+    wallet = _wallet(db, "eva")
+    house = _cash(db)
+    ledger._KNOWN.clear()  # as in another process
+    for original in (wallet, house):
+        with unit_of_work(db):
+            read = ledger.ensure_account(
+                AccountSpec(original.code, original.kind, original.currency, "x", None), NOW
+            )
+        expected = Account.get_by_id(original.id)
+        assert read.__data__ == expected.__data__
+        assert isinstance(read.caches_balance, bool) and isinstance(read.created_at, dt.datetime)
+        assert read.floor == expected.floor and read.id == original.id
+        assert read.dirty_fields == []
+    assert Account.select().where(Account.code.in_([wallet.code, house.code])).count() == 2
+
+
 # --- floors -------------------------------------------------------------------------------
 
 
