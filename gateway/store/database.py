@@ -283,7 +283,6 @@ class _Lazily(threading.local):
         self.lazy = False  # the open transaction is lazy: it begins at its first write
         self.began = False  # ... and has begun: BEGIN IMMEDIATE ran, the writers' lock is held
         self.statements: list[tuple[str, tuple[Any, ...], bool]] = []  # queued until then
-        self.tables: set[str] = set()  # the tables the queued statements write
         # an insert expected to be new was queued in this transaction (or the one just rolled
         # back) and has not run yet: the PostgreSQL meaning of `unconfirmed`
         self.unconfirmed = False
@@ -341,13 +340,12 @@ class WriterSqlite(PooledSqliteDatabase):
                 self.connect()
             state.lazy, state.began, state.wrote = True, False, False
             state.statements.clear()
-            state.tables.clear()
             return
         super().begin(lock_type)
 
     def _begin_now(self) -> None:
         state = self._lazily
-        lock = _writer_lock(self.database)
+        lock = _file(self.database).lock
         lock.acquire()
         try:
             with __exception_wrapper__:
@@ -360,7 +358,6 @@ class WriterSqlite(PooledSqliteDatabase):
             raise
         state.began = True
         queued, state.statements = state.statements, []
-        state.tables.clear()
         for sql, params, expected in queued:
             self._run(sql, params, expected)
         state.unconfirmed = False
@@ -387,7 +384,6 @@ class WriterSqlite(PooledSqliteDatabase):
         state = self._lazily
         if state.lazy and not state.began:
             state.statements.append((statement, tuple(params), expected))
-            state.tables.add(_table_of(statement))
             state.unconfirmed = state.unconfirmed or expected
             return
         self._run(statement, params, expected)
@@ -408,11 +404,11 @@ class WriterSqlite(PooledSqliteDatabase):
         the queue writes (a read of a queued row must see it, so it begins first)."""
         if not _is_read(sql):
             return False
-        tables = self._lazily.tables
-        if not tables:
+        queued = self._lazily.statements
+        if not queued:
             return True
         lowered = sql.lower()
-        return not any(table in lowered for table in tables)
+        return not any(_table_of(statement) in lowered for statement, _, _ in queued)
 
     def commit(self) -> None:
         state = self._lazily
@@ -433,8 +429,6 @@ class WriterSqlite(PooledSqliteDatabase):
         if not state.lazy:
             super().rollback()
             return
-        state.statements.clear()
-        state.tables.clear()
         try:
             if state.began:
                 super().rollback()
@@ -446,9 +440,8 @@ class WriterSqlite(PooledSqliteDatabase):
         began = state.began
         state.lazy = state.began = False
         state.statements.clear()
-        state.tables.clear()
         if began:
-            _writer_lock(self.database).release()
+            _file(self.database).lock.release()
 
 
 # Durability: every write transaction's WAL frames are on disk before its request is answered
@@ -545,9 +538,6 @@ class _FileLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
-
-
-_LOCKS: dict[str, _FileLock] = {}
 
 
 class _OpenFile:
@@ -708,15 +698,24 @@ def _gevent_pool() -> Any:
     return gevent.get_hub().threadpool
 
 
-_SYNCS: dict[str, _WalSync] = {}
-_CHECKPOINTERS: dict[str, _Checkpointer] = {}
+class _SqliteFile:
+    """What the writers to one SQLite file share in a process: the writers' lock, the log's
+    flush and its checkpointer."""
+
+    def __init__(self, path: str) -> None:
+        self.lock = _FileLock(path + ".lock")
+        self.sync = _WalSync(path)
+        self.checkpointer = _Checkpointer(path)
 
 
-def _writer_lock(path: str) -> _FileLock:
-    lock = _LOCKS.get(path)
-    if lock is None:
-        lock = _LOCKS.setdefault(path, _FileLock(path + ".lock"))
-    return lock
+_FILES: dict[str, _SqliteFile] = {}
+
+
+def _file(path: str) -> _SqliteFile:
+    found = _FILES.get(path)
+    if found is None:
+        found = _FILES.setdefault(path, _SqliteFile(path))
+    return found
 
 
 @contextmanager
@@ -726,13 +725,7 @@ def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
         with target.atomic(lock_type="IMMEDIATE") as txn:
             yield txn
         return
-    lock = _writer_lock(path)
-    sync = _SYNCS.get(path)
-    if sync is None:
-        sync = _SYNCS.setdefault(path, _WalSync(path))
-    checkpointer = _CHECKPOINTERS.get(path)
-    if checkpointer is None:
-        checkpointer = _CHECKPOINTERS.setdefault(path, _Checkpointer(path))
+    file = _file(path)
     if OPTIMISTIC.get() and isinstance(target, WriterSqlite):
         target.open_lazily()  # the lock is taken at the first write (WriterSqlite)
         with target.atomic(lock_type="IMMEDIATE") as txn:
@@ -740,15 +733,15 @@ def _sqlite_write(target: SqliteDatabase) -> Iterator[Any]:
         if not target.wrote():
             return
     else:
-        lock.acquire()
+        file.lock.acquire()
         try:
             with target.atomic(lock_type="IMMEDIATE") as txn:
                 yield txn
         finally:
-            lock.release()
+            file.lock.release()
     # only reached when the transaction committed (an exception skips both)
-    sync.flush()
-    checkpointer.maybe(target, lock)
+    file.sync.flush()
+    file.checkpointer.maybe(target, file.lock)
 
 
 def unit_of_work(db: Database | DatabaseProxy) -> AbstractContextManager[Any]:

@@ -115,12 +115,11 @@ def test_sqlite_checkpoints_outside_the_writers_lock_and_the_log_stays_bounded(
         real(conn)
 
     monkeypatch.setattr(store, "_passive_checkpoint", spy)
-    checkpointer = store._CHECKPOINTERS.get(str(path))
+    checkpointer = store._file(str(path)).checkpointer
     sizes = []
     for i in range(300):
         with unit_of_work(db):
             Account.create(**{**_account(f"c{i}"), "code": f"c{i}-" + "x" * 150})
-        checkpointer = checkpointer or store._CHECKPOINTERS[str(path)]
         assert checkpointer.pending_frames() < 30 + 10  # copied once past the threshold
         sizes.append(os.path.getsize(f"{path}-wal"))
     assert held[:2] == [False, True]  # the bulk without the lock, the rest under it
@@ -153,7 +152,7 @@ def test_concurrent_commits_share_a_flush_that_began_after_each_of_them(
         flushes.append((began, time.perf_counter()))
 
     monkeypatch.setattr(os, "fdatasync", slow)
-    sync = store._SYNCS[str(path)]
+    sync = store._file(str(path)).sync
     calls: list[tuple[float, float]] = []
     barrier = threading.Barrier(8)
 
@@ -186,7 +185,7 @@ def test_every_caller_waiting_on_a_failed_flush_fails(tmp_path, monkeypatch) -> 
     migrate(db)
     with unit_of_work(db):
         Account.create(**_account("f0"))
-    sync = store._SYNCS[str(path)]
+    sync = store._file(str(path)).sync
     first_running = threading.Event()
     count: list[int] = []
 
