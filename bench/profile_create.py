@@ -100,14 +100,9 @@ def _server_cpu_s() -> float:
 
 
 def _sqlite_counter(db: Any) -> None:
-    """Count statements on SQLite (no round trips: the engine runs in process)."""
-    original = db.execute_sql
-
-    def execute_sql(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        _count(sql)
-        return original(sql, params, *args, **kwargs)
-
-    db.execute_sql = execute_sql
+    """Count statements on SQLite (no round trips: the engine runs in process): every
+    statement the engine runs on this thread's connection, BEGIN and COMMIT included."""
+    db.connection().set_trace_callback(_count)
 
 
 # (label, file suffix, function name): the layers reported, outermost first

@@ -76,5 +76,17 @@ def decode(raw: bytes) -> Any:
         raise
     except (ValueError, UnicodeDecodeError):
         raise BadJSON("Request body is not valid JSON.") from None
-    check(value)
+    if _may_fail_check(raw):
+        check(value)
     return value
+
+
+def _may_fail_check(raw: bytes) -> bool:
+    """Whether `check` could refuse what `raw` decoded to; when not, the walk is skipped.
+
+    `json.loads` lets surrogates through both as `\\u` escapes and as bytes (it decodes
+    with `surrogatepass`), and a surrogate's bytes are never ASCII in UTF-8, -16 or -32;
+    nesting needs an opening bracket per level. So an ASCII body with no backslash and
+    fewer than `MAX_DEPTH` brackets passes. Counting bytes only over-counts (a bracket
+    inside a string, a byte of another character in UTF-16)."""
+    return not raw.isascii() or b"\\" in raw or raw.count(b"{") + raw.count(b"[") >= MAX_DEPTH

@@ -29,6 +29,7 @@ from gateway.store import (
     schema_0009,
     schema_0010,
     schema_0012,
+    schema_0013,
 )
 from gateway.store.database import is_postgres
 
@@ -149,6 +150,10 @@ def _sealed_audit(db: Database) -> None:
     db.execute_sql(schema_0012.DROP_HEAD)
 
 
+def _partial_indexes(db: Database) -> None:
+    _run_ddl(db, schema_0013.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
@@ -165,6 +170,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(10, "outbox traces: request id and traceparent, attempt trace ids", _outbox_traces),
     Migration(12, "audit log sealed in batches (no chain head to lock)", _sealed_audit),
+    Migration(
+        13, "indexes of mostly-empty columns hold only the rows with a value", _partial_indexes
+    ),
 )
 
 # Versions are reserved per piece of work and may land out of order: the latest is the highest.

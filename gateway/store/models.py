@@ -121,8 +121,8 @@ class LedgerTxn(BaseModel):
     kind = CharField(max_length=60)
     reference = CharField(max_length=200, null=True, index=True)
     reverses = ForeignKeyField(
-        "self", null=True, unique=True, backref="reversals", on_delete="RESTRICT"
-    )
+        "self", null=True, index=False, backref="reversals", on_delete="RESTRICT"
+    )  # unique where set: see _partial_indexes
     actor = CharField(max_length=120, null=True)
     request_id = CharField(max_length=64, null=True)
     memo = CharField(max_length=300, null=True)
@@ -225,10 +225,12 @@ class Ticket(BaseModel):
     operator = CharField(max_length=100)  # partner operator or banca id
     external_id = CharField(max_length=100)
     code = CharField(max_length=40, null=True, index=True)
-    player = ForeignKeyField(Player, null=True, backref="tickets", on_delete="RESTRICT")
-    banca = ForeignKeyField(Banca, null=True, on_delete="RESTRICT")
-    ventana = ForeignKeyField(Ventana, null=True, on_delete="RESTRICT")
-    vendedor = ForeignKeyField(Vendedor, null=True, on_delete="RESTRICT")
+    player = ForeignKeyField(
+        Player, null=True, index=False, backref="tickets", on_delete="RESTRICT"
+    )
+    banca = ForeignKeyField(Banca, null=True, index=False, on_delete="RESTRICT")
+    ventana = ForeignKeyField(Ventana, null=True, index=False, on_delete="RESTRICT")
+    vendedor = ForeignKeyField(Vendedor, null=True, index=False, on_delete="RESTRICT")
     type = CharField(max_length=30, null=True)
     currency = CharField(max_length=3)
     status = CharField(max_length=12, index=True)
@@ -248,8 +250,8 @@ class Ticket(BaseModel):
     payout = BigIntegerField(default=0)  # what the ticket has won (prize liability)
     paid_amount = BigIntegerField(default=0)  # sum of payments not reversed
     generation = IntegerField(default=0)  # settlement generation; a rollback starts a new one
-    hold = ForeignKeyField(Hold, null=True, on_delete="RESTRICT")
-    expires_at = DateTimeField(null=True, index=True)
+    hold = ForeignKeyField(Hold, null=True, index=False, on_delete="RESTRICT")
+    expires_at = DateTimeField(null=True)
     tombstone = BooleanField(default=False)
     fingerprint = CharField(max_length=64, null=True)  # of the creating message's money fields
     raw = TextField(default="{}")  # the partner's message as received
@@ -269,7 +271,7 @@ class Settlement(BaseModel):
     action = CharField(max_length=30)
     txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
     reversed_by = ForeignKeyField(
-        LedgerTxn, null=True, on_delete="RESTRICT", backref="undone_settlements"
+        LedgerTxn, null=True, index=False, on_delete="RESTRICT", backref="undone_settlements"
     )
     prev_status = CharField(max_length=12)
     prev_result = CharField(max_length=8)
@@ -622,6 +624,26 @@ class AccountPayment(BaseModel):
     reason = CharField(max_length=300, null=True)
     created_at = DateTimeField()
     updated_at = DateTimeField()
+
+
+def _partial_indexes() -> None:
+    """Indexes of mostly-empty columns hold only the rows where the column is set (a Betstack
+    ticket has no banca, window, seller, hold or expiry; almost no transaction reverses
+    another): migration 13. Every query compares these columns, which implies the predicate."""
+    for field, unique in (
+        (Ticket.player, False),
+        (Ticket.banca, False),
+        (Ticket.ventana, False),
+        (Ticket.vendedor, False),
+        (Ticket.hold, False),
+        (Ticket.expires_at, False),
+        (LedgerTxn.reverses, True),
+        (Settlement.reversed_by, False),
+    ):
+        field.model.add_index(field, unique=unique, where=field.is_null(False))
+
+
+_partial_indexes()
 
 
 MODELS: tuple[type[BaseModel], ...] = (

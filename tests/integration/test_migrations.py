@@ -23,7 +23,7 @@ def _shape(db, schema: str | None = None) -> dict[str, object]:  # type: ignore[
             for c in db.get_columns(name, **kwargs)
         )
         indexes = sorted(
-            (i.name, tuple(i.columns), i.unique)
+            (i.name, tuple(i.columns), i.unique, " WHERE " in (i.sql or "").upper())  # partial
             for i in db.get_indexes(name, **kwargs)
             if not i.name.endswith("_pkey") and not i.name.startswith("sqlite_")
         )
