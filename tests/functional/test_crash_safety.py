@@ -60,7 +60,7 @@ def test_killed_workers_lose_no_acknowledged_request_and_write_nothing_twice(tmp
             ref = {"operator": factories.OPERATOR, "ticket_id": f"crash-{n}"}
             bodies.append({"action": "ticket_win", "data": ref})
         acknowledged: set[int] = set()
-        kills: list[int] = []
+        rounds: list[list[int]] = []  # the workers killed, per round
         with live.serve(env, tmp_path / "serve.log") as srv:
             created = requests.post(
                 f"{srv.base}/api/v1/players",
@@ -88,27 +88,50 @@ def test_killed_workers_lose_no_acknowledged_request_and_write_nothing_twice(tmp
             done = threading.Event()
             lock = threading.Lock()
 
+            in_flight = [0]  # requests sent and not yet answered
+            cut: list[int] = []  # requests cut off (no answer)
+
             def load(first: int) -> None:
                 session = requests.Session()
                 for index in range(first, len(signed), THREADS * 2):
                     for i in (index, index + 1):  # create, then win, of one ticket
                         raw, headers = signed[i]
+                        with lock:
+                            in_flight[0] += 1
                         try:
                             answer = session.post(
                                 f"{srv.base}/pam", data=raw, headers=headers, timeout=10
                             )
-                        except requests.RequestException:
-                            continue  # cut off by a kill: not acknowledged
+                        except requests.RequestException:  # cut off by a kill: not acknowledged
+                            with lock:
+                                cut.append(i)
+                            time.sleep(0.05)  # as a bet engine backs off, not a tight loop
+                            continue
+                        finally:
+                            with lock:
+                                in_flight[0] -= 1
                         if answer.status_code == 200:
                             with lock:
                                 acknowledged.add(i)
 
             def killer() -> None:
-                while not done.is_set() and len(kills) < 6:
-                    time.sleep(0.3)
-                    for pid in _workers(srv.proc.pid)[:1]:
+                # Every worker is killed at a moment a request is in flight (a worker killed
+                # between requests proves nothing), in rounds, until a request was cut off
+                # and there were two rounds: on a fast machine the load is over in a second.
+                while not done.is_set() and len(rounds) < 12 and (len(rounds) < 2 or not cut):
+                    time.sleep(0.3)  # requests go through; the master starts new workers
+                    deadline = time.monotonic() + 5
+                    while not done.is_set() and time.monotonic() < deadline:
+                        with lock:
+                            if in_flight[0] and acknowledged:
+                                break
+                        time.sleep(0.001)
+                    else:
+                        continue
+                    pids = _workers(srv.proc.pid)
+                    for pid in pids:
                         os.kill(pid, signal.SIGKILL)
-                        kills.append(pid)
+                    rounds.append(pids)
 
             threads = [threading.Thread(target=load, args=(t * 2,)) for t in range(THREADS)]
             chaos = threading.Thread(target=killer)
@@ -120,7 +143,7 @@ def test_killed_workers_lose_no_acknowledged_request_and_write_nothing_twice(tmp
             done.set()
             chaos.join()
 
-        assert len(kills) >= 2, "the load ended before the workers could be killed"
+        assert len(rounds) >= 2, "the load ended before the workers could be killed"
         # some requests got through and some were cut off: the kills landed mid-load
         assert 0 < len(acknowledged) < len(signed), len(acknowledged)
         # nothing half-written: the books hold right after the crashes
