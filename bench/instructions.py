@@ -2,20 +2,23 @@
 move with the machine's load.
 
     .venv/bin/python bench/instructions.py                     # this checkout, SQLite
-    .venv/bin/python bench/instructions.py --root /tmp/before  # another checkout's code
+    .venv/bin/python /tmp/instructions.py --root .             # a copy, after git checkout OLD
     .venv/bin/python bench/instructions.py --gevent            # as a gunicorn worker runs
 
 Wall-clock figures on the shared development box move by half within an hour (the same
 Python loop took 0.5 s, then 1.0 s), so a 5 % change in CPU per request cannot be seen in
-them. Instructions can: the same build counts the same to a few parts in a million, with
-or without other load on the machine. The script runs itself twice under
-`valgrind --tool=callgrind` (Debian package `valgrind`), each run seeding a fresh SQLite
-database, warming up, then sending `--small` and `--large` pre-signed `ticket_create`
-requests straight into the WSGI app (every middleware, the signature check, the schemas,
-the core, the commit and the log's flush; no HTTP server, no client); the difference of
-the two totals over the difference of the counts is the cost of one request. It counts
-user-space instructions only: what the kernel does for the request's system calls (log
-writes, the flush) is not in it, nor the gunicorn worker's HTTP parsing (the echo's share).
+them. Instructions can: runs of one build agree within 0.1 %, with or without other load on
+the machine. The checkout's path alone moves the count by ~0.5 % (strings and lookups of
+different lengths), so two builds are compared at one path: copy this script out, `git
+checkout` the old build, run the copy with `--root`, then the same for the new one. The
+script runs itself twice under `valgrind --tool=callgrind` (Debian package `valgrind`),
+each run seeding a fresh SQLite database, warming up, then sending `--small` and `--large`
+pre-signed `ticket_create` requests straight into the WSGI app (every middleware, the
+signature check, the schemas, the core, the commit and the log's flush; no HTTP server, no
+client); the difference of the two totals over the difference of the counts is the cost of
+one request. It counts user-space instructions only: what the kernel does for the request's
+system calls (log writes, the flush) is not in it, nor the gunicorn worker's HTTP parsing
+(the echo's share).
 """
 
 from __future__ import annotations
