@@ -30,6 +30,7 @@ from gateway.store import (
     schema_0010,
     schema_0012,
     schema_0013,
+    schema_0014,
 )
 from gateway.store.database import is_postgres
 
@@ -154,6 +155,10 @@ def _partial_indexes(db: Database) -> None:
     _run_ddl(db, schema_0013.DDL)
 
 
+def _unread_indexes(db: Database) -> None:
+    _run_ddl(db, schema_0014.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
@@ -173,6 +178,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         13, "indexes of mostly-empty columns hold only the rows with a value", _partial_indexes
     ),
+    Migration(14, "three indexes no query reads are dropped", _unread_indexes),
 )
 
 # Versions are reserved per piece of work and may land out of order: the latest is the highest.

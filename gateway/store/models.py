@@ -126,7 +126,7 @@ class LedgerTxn(BaseModel):
     actor = CharField(max_length=120, null=True)
     request_id = CharField(max_length=64, null=True)
     memo = CharField(max_length=300, null=True)
-    created_at = DateTimeField(index=True)
+    created_at = DateTimeField()  # not indexed: no query reads by it (migration 14)
 
 
 class Entry(BaseModel):
@@ -175,7 +175,7 @@ class AuditRecord(BaseModel):
     at = DateTimeField()
     actor_type = CharField(max_length=20)  # user | partner | system | anonymous
     actor_id = CharField(max_length=120, null=True)
-    action = CharField(max_length=60, index=True)
+    action = CharField(max_length=60)  # not indexed: no query reads by it (migration 14)
     target_type = CharField(max_length=40, null=True)
     target_id = CharField(max_length=120, null=True)
     result = CharField(max_length=40)
@@ -269,7 +269,7 @@ class Settlement(BaseModel):
     ticket = ForeignKeyField(Ticket, backref="settlements", on_delete="RESTRICT")
     generation = IntegerField()
     action = CharField(max_length=30)
-    txn = ForeignKeyField(LedgerTxn, null=True, on_delete="RESTRICT")
+    txn = ForeignKeyField(LedgerTxn, null=True, index=False, on_delete="RESTRICT")  # see 14
     reversed_by = ForeignKeyField(
         LedgerTxn, null=True, index=False, on_delete="RESTRICT", backref="undone_settlements"
     )
