@@ -256,7 +256,7 @@ def resolve_player(operator: str, ref: str, now: dt.datetime) -> Player:
         (ref, operator, operator, ref),
     ).fetchone()
     if row is not None:
-        return Player(**dict(zip(_PLAYER_FIELDS, row[:-1], strict=True)))
+        return Player.loaded(dict(zip(_PLAYER_FIELDS, row[:-1], strict=True)))
     return resolve_token(operator, ref, now)
 
 

@@ -8,6 +8,8 @@ business rules; `gateway.core` is the only importer.
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from peewee import (
     BigAutoField,
     BigIntegerField,
@@ -28,6 +30,18 @@ class BaseModel(Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+    @classmethod
+    def loaded(cls, values: dict[str, Any]) -> Self:
+        """An instance holding `values` (every field by name; foreign keys as ids), as
+        `cls(**values)` would hold them, without the per-field setters and defaults that
+        `Model.__init__` runs: building a ticket (35 fields) that way cost 3.5 % of a
+        `ticket_create`'s instructions. For rows the hot paths just wrote or read by hand."""
+        instance = cls.__new__(cls)
+        instance.__data__ = values
+        instance._dirty = set(values)
+        instance.__rel__ = {}
+        return instance
 
 
 class SchemaMigration(BaseModel):

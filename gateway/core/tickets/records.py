@@ -96,9 +96,11 @@ def insert_new(row: Mapping[str, Any]) -> Ticket | None:
     """Insert a ticket from its column values (every column, by column name); None when a
     ticket with its (channel, operator, external id) exists already (inserted as expected
     to be new: see `fastsql.insert_expected`)."""
+    if len(row) != len(_FIELD_OF_COLUMN):  # `loaded` holds exactly what it is given
+        raise ValueError(f"a new ticket needs every column: {sorted(row)}")
     if fastsql.insert_expected(_TABLE, row) is False:
         return None
-    return Ticket(**{_FIELD_OF_COLUMN[column]: value for column, value in row.items()})
+    return Ticket.loaded({_FIELD_OF_COLUMN[column]: value for column, value in row.items()})
 
 
 def insert_tombstone(ticket: Ticket) -> Ticket | None:
