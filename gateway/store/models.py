@@ -283,7 +283,7 @@ class Settlement(BaseModel):
     ticket = ForeignKeyField(Ticket, backref="settlements", on_delete="RESTRICT")
     generation = IntegerField()
     action = CharField(max_length=30)
-    txn = ForeignKeyField(LedgerTxn, null=True, index=False, on_delete="RESTRICT")  # see 14
+    txn = ForeignKeyField(LedgerTxn, null=True, index=False, on_delete="RESTRICT")  # migration 14
     reversed_by = ForeignKeyField(
         LedgerTxn, null=True, index=False, on_delete="RESTRICT", backref="undone_settlements"
     )

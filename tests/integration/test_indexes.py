@@ -70,7 +70,7 @@ def test_queries_on_those_columns_still_use_their_index(db, index, query) -> Non
     assert index in _plan(db, query())
 
 
-def _txn(db, reverses: int | None) -> int:  # type: ignore[no-untyped-def]
+def _txn(reverses: int | None) -> int:
     now = dt.datetime(2026, 12, 6, 12, 0)
     return int(
         LedgerTxn.insert(kind="test", reference="r", reverses=reverses, created_at=now).execute()
@@ -79,11 +79,11 @@ def _txn(db, reverses: int | None) -> int:  # type: ignore[no-untyped-def]
 
 def test_a_transaction_is_still_reversed_at_most_once(db) -> None:  # type: ignore[no-untyped-def]
     with db.atomic():
-        original = _txn(db, None)
-        _txn(db, None)  # rows reversing nothing never collide
-        _txn(db, original)
+        original = _txn(None)
+        _txn(None)  # rows reversing nothing never collide
+        _txn(original)
         with pytest.raises(IntegrityError), db.atomic():
-            _txn(db, original)
+            _txn(original)
         assert LedgerTxn.select().where(LedgerTxn.reverses == original).count() == 1
 
 
