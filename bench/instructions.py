@@ -31,14 +31,38 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 THIS = Path(__file__).resolve()
+PG_SERVER = os.environ.get("PAMGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _inner(root: Path, count: int, players: int, gevent: bool) -> None:
-    """One measured process: seed, warm up, send `count` requests (run under valgrind)."""
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database on `PAMGATE_BENCH_PG`'s server, dropped after."""
+    import psycopg2
+
+    admin = psycopg2.connect(PG_SERVER, connect_timeout=3)
+    admin.autocommit = True
+    name = f"pamgate_instructions_{uuid.uuid4().hex[:8]}"
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunparse(urlparse(PG_SERVER)._replace(path="/" + name))
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _inner(root: Path, count: int, players: int, gevent: bool, pg_url: str | None) -> None:
+    """One measured process: seed, warm up, send `count` requests (run under valgrind).
+    `pg_url`: a PostgreSQL database to use instead of a new SQLite file."""
     if gevent:
         from gevent import monkey
 
@@ -56,7 +80,7 @@ def _inner(root: Path, count: int, players: int, gevent: bool) -> None:
     from gateway.store.database import bind, open_database
 
     with tempfile.TemporaryDirectory(prefix="pamgate-instructions-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url = pg_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         ids = bb.seed_players(url, players)
         db = bind(open_database(url, pool_size=2))
         config = Config(
@@ -100,7 +124,7 @@ def _inner(root: Path, count: int, players: int, gevent: bool) -> None:
         db.close_all()
 
 
-def _count(root: Path, count: int, players: int, gevent: bool) -> int:
+def _count(root: Path, count: int, players: int, gevent: bool, pg_url: str | None) -> int:
     argv = [
         "valgrind",
         "--tool=callgrind",
@@ -114,6 +138,7 @@ def _count(root: Path, count: int, players: int, gevent: bool) -> int:
         "--players",
         str(players),
         *(["--gevent"] if gevent else []),
+        *(["--pg-url", pg_url] if pg_url else []),
     ]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
@@ -129,22 +154,35 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=500)
     parser.add_argument("--players", type=int, default=50)
     parser.add_argument("--gevent", action="store_true", help="monkey-patched, as in gunicorn")
+    parser.add_argument(
+        "--engine",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: the gateway's own instructions (the server is another process)",
+    )
     parser.add_argument("--inner", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--pg-url", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     root = args.root.resolve()
     if args.inner:
-        _inner(root, args.inner, args.players, args.gevent)
+        _inner(root, args.inner, args.players, args.gevent, args.pg_url)
         return 0
     if not shutil.which("valgrind"):
         print("valgrind is required: apt-get install valgrind", file=sys.stderr)
         return 2
     if args.large <= args.small:
         parser.error("--large must exceed --small")
-    small = _count(root, args.small, args.players, args.gevent)
-    large = _count(root, args.large, args.players, args.gevent)
-    per_request = (large - small) / (args.large - args.small)
+    totals = []
+    for count in (args.small, args.large):
+        if args.engine == "postgresql":
+            with _postgres_database() as url:
+                totals.append(_count(root, count, args.players, args.gevent, url))
+        else:
+            totals.append(_count(root, count, args.players, args.gevent, None))
+    per_request = (totals[1] - totals[0]) / (args.large - args.small)
     mode = "gevent" if args.gevent else "plain"
-    print(f"{root}: {per_request:,.0f} instructions per signed ticket_create (SQLite, {mode})")
+    engine = "PostgreSQL, the gateway's process" if args.engine == "postgresql" else "SQLite"
+    print(f"{root}: {per_request:,.0f} instructions per signed ticket_create ({engine}, {mode})")
     return 0
 
 

@@ -133,22 +133,21 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
             self.connect()
         conn = self.connection()
         known = self._prepared.setdefault(conn, {})
-        name = known.get(text)
-        if name is None:  # the first time: plain text (a statement run once is not worth it)
+        execute = known.get(text)
+        if execute is None:  # the first time: plain text (a statement run once is not worth it)
             if len(known) < 2 * MAX_PREPARED:
                 known[text] = _SEEN
             return None
-        if name == _SEEN:
+        if execute == _SEEN:
             if self.in_transaction():  # no round trip of its own here: when it is back
                 self._wanted.setdefault(conn, {})[text] = tuple(params)
                 return None
-            name = self._prepare(conn, known, text, params)
-        if not name:
+            execute = self._prepare(conn, known, text, params)
+        if not execute:
             return None
         if not params:
-            return f"EXECUTE {name}".encode()
-        marks = ", ".join(["%s"] * len(params))
-        return bytes(self.cursor().mogrify(f"EXECUTE {name} ({marks})", tuple(params)))
+            return execute.encode()
+        return conn.cursor().mogrify(execute, tuple(params))
 
     def _prepare(self, conn: Any, known: dict[str, str], text: str, params: Sequence[Any]) -> str:
         """PREPARE `text` on `conn` (outside a transaction: a refusal aborts nothing)."""
@@ -167,8 +166,9 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
         except psycopg2.Error:
             known[text] = _UNPREPARABLE
             return _UNPREPARABLE
-        known[text] = name
-        return name
+        marks = f" ({', '.join(['%s'] * len(params))})" if params else ""
+        known[text] = execute = f"EXECUTE {name}{marks}"  # the values are filled in per call
+        return execute
 
     def _prepare_wanted(self, conn: Any) -> None:
         """Prepare what transactions on `conn` found due, now that it is idle."""
@@ -204,7 +204,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
             return
         statement = self._statement(sql, params)
         if statement is None:
-            statement = self.cursor().mogrify(sql, tuple(params))
+            statement = self.connection().cursor().mogrify(sql, tuple(params))
         self._pending.statements.append(statement)
         if expected:
             self._pending.unconfirmed = True
@@ -236,7 +236,7 @@ class PipelinedPostgres(PooledPostgresqlDatabase):
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
         if not self._pending.statements:
             return super()._execute_cursor(sql, params, **cursor_options)
-        final = self.cursor().mogrify(sql, tuple(params or ())) if params else sql.encode()
+        final = self.connection().cursor().mogrify(sql, tuple(params)) if params else sql.encode()
         return self._send(final)
 
     def commit(self) -> None:
