@@ -364,9 +364,9 @@ def cmd_prune(args: argparse.Namespace, config: Config) -> int:
     before = now - dt.timedelta(days=days)
     outbox_before = now - dt.timedelta(days=outbox_days)
     try:
+        deleted = idempotency.prune(before)  # these two: a batch per transaction
+        signatures = replays.prune(now)
         with unit_of_work(db):
-            deleted = idempotency.prune(before)
-            signatures = replays.prune(now)
             dedup = sms.prune(now)
         with Progress("prune: sent outbox messages", unit="messages") as progress:
             outbox = outbox_admin.prune(outbox_before, progress=progress.update)

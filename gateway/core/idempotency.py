@@ -20,6 +20,7 @@ from gateway.core import results
 from gateway.core.errors import IdempotencyConflict
 from gateway.store import fastsql
 from gateway.store.models import IdempotencyRecord
+from gateway.store.pruning import delete_in_id_order
 
 # `status_code` of a record: the command is running, done, or done and created something.
 PENDING, DONE, CREATED = 0, 1, 2
@@ -84,5 +85,6 @@ def forget(scope: str, key: str) -> None:
 
 
 def prune(before: dt.datetime) -> int:
-    """Delete records created before `before` (kept at least 120 days by configuration)."""
-    return IdempotencyRecord.delete().where(IdempotencyRecord.created_at < before).execute()
+    """Delete records created before `before` (kept at least 120 days by configuration), a
+    batch per transaction, walking the table by id (`gateway.store.pruning`)."""
+    return delete_in_id_order(IdempotencyRecord, IdempotencyRecord.created_at < before)

@@ -31,6 +31,7 @@ from typing import Any
 from gateway.core.errors import CoreError
 from gateway.store import fastsql
 from gateway.store.models import SignatureUse
+from gateway.store.pruning import delete_in_id_order
 
 PENDING = 0  # the request is running, or it is a read answered fresh each time
 WINDOW_OFF_RETENTION = dt.timedelta(hours=24)
@@ -198,5 +199,7 @@ def remember(req: SignedRequest, now: dt.datetime, status: int, response: Any) -
 
 
 def prune(now: dt.datetime) -> int:
-    """Forget records past their retention (their timestamps are outside every window)."""
-    return int(SignatureUse.delete().where(SignatureUse.expires_at <= now).execute())
+    """Forget records past their retention (their timestamps are outside every window), a
+    batch per transaction, walking the table by id (`gateway.store.pruning`): a record is
+    never forgotten before its expiry."""
+    return delete_in_id_order(SignatureUse, SignatureUse.expires_at <= now)

@@ -31,6 +31,7 @@ from gateway.store import (
     schema_0012,
     schema_0013,
     schema_0014,
+    schema_0015,
 )
 from gateway.store.database import is_postgres
 
@@ -159,6 +160,10 @@ def _unread_indexes(db: Database) -> None:
     _run_ddl(db, schema_0014.DDL)
 
 
+def _pruning_indexes(db: Database) -> None:
+    _run_ddl(db, schema_0015.DDL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "operator tenancy, once-only signatures, rejection tallies", _hardening),
@@ -179,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         13, "indexes of mostly-empty columns hold only the rows with a value", _partial_indexes
     ),
     Migration(14, "three indexes no query reads are dropped", _unread_indexes),
+    Migration(15, "the time indexes only pruning read are dropped", _pruning_indexes),
 )
 
 # Versions are reserved per piece of work and may land out of order: the latest is the highest.

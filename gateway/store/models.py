@@ -178,7 +178,7 @@ class IdempotencyRecord(BaseModel):
     fingerprint = CharField(max_length=64)
     status_code = IntegerField()
     response_body = TextField()
-    created_at = DateTimeField(index=True)
+    created_at = DateTimeField()  # not indexed: pruning walks by id (migration 15)
 
     class Meta:
         indexes = ((("scope", "key"), True),)
@@ -211,7 +211,7 @@ class SignatureUse(BaseModel):
     status_code = IntegerField()  # 0 while the request runs, or for reads answered fresh
     response = TextField()
     created_at = DateTimeField()
-    expires_at = DateTimeField(index=True)
+    expires_at = DateTimeField()  # not indexed: pruning walks by id (migration 15)
 
     class Meta:
         indexes = ((("partner", "signature"), True),)
